@@ -1,0 +1,40 @@
+# Two entry points, each bootstrapping what it needs on a fresh machine:
+#   make demo   run the main job on an embedded sample
+#   make test   lint, type-check, check the layers, run the tests
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# uv installs several times faster than pip; it is itself installed with pip into the venv.
+INSTALL := $(BIN)/uv pip install --python $(BIN)/python --quiet
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.installed-all: pyproject.toml | $(BIN)/uv
+	$(INSTALL) -e '.[all]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/uv
+	$(INSTALL) -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed-all
+	$(BIN)/datacanary demo
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/odds.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache datacanary-demo
