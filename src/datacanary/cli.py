@@ -1,0 +1,645 @@
+"""The ``datacanary`` command: parse, call the library, print with Rich.
+
+Exit codes: 0 all passed, 1 anomalies found (``check``), 2 usage or input error. Errors the
+library raises on purpose (:class:`~datacanary.errors.DatacanaryError`) become one line on
+stderr; anything else is a bug and keeps its traceback. Heavy modules are imported inside the
+commands so ``datacanary --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from datacanary.errors import ConfigError, DatacanaryError, InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from datacanary.results import CheckResult, RowScores
+
+app = typer.Typer(
+    name="datacanary",
+    help="Find anomalies in data pipelines before they reach the people who rely on the data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+benchmark_app = typer.Typer(help="Score detectors on public benchmarks (ODDS, NAB).")
+app.add_typer(benchmark_app, name="benchmark")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly(command: F) -> F:
+    """Turn the library's deliberate errors into one line and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DatacanaryError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # e.g. an output folder that does not exist
+            where = f": {exc.filename}" if exc.filename else ""
+            err.print(f"[bold red]error:[/] {exc.strerror or exc}{where}", soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _split(names: str | None) -> list[str] | None:
+    if not names:
+        return None
+    return [n.strip() for n in names.split(",") if n.strip()]
+
+
+def _contamination(value: str) -> float | str:
+    if value == "auto":
+        return "auto"
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(
+            f"--contamination must be 'auto' or a fraction such as 0.01; got {value!r}"
+        ) from None
+
+
+def _labels(frame: pd.DataFrame, column: str) -> Any:
+    """The label column as 0/1: numbers (non-zero), booleans, or words like 'outlier'/'yes'."""
+    import numpy as np
+    import pandas as pd
+
+    from datacanary.errors import ColumnNotFoundError
+
+    if column not in frame.columns:
+        raise ColumnNotFoundError.from_missing([column], frame.columns)
+    values = frame[column]
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        if values.isna().any():
+            raise InputError(f"label column {column!r} has missing values; fill or drop them")
+        return (values.astype(float) != 0).to_numpy(dtype=int)
+    words = values.astype(str).str.strip().str.lower()
+    positive = {"1", "true", "yes", "y", "outlier", "anomaly", "anomalous"}
+    negative = {"0", "false", "no", "n", "inlier", "normal"}
+    unknown = sorted(set(words) - positive - negative)
+    if unknown:
+        raise InputError(
+            f"label column {column!r} has values that are not labels: {', '.join(unknown[:5])}; "
+            "use 1/0, true/false or outlier/normal"
+        )
+    return np.asarray(words.isin(positive), dtype=int)
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    suffix = "".join(path.suffixes[-2:]).lower()
+    if suffix.endswith(".parquet"):
+        frame.to_parquet(path, index=False)
+    elif suffix.endswith((".jsonl", ".ndjson")):
+        frame.to_json(path, orient="records", lines=True, date_format="iso")
+    elif suffix.endswith((".csv", ".csv.gz")):
+        frame.to_csv(path, index=False)
+    else:
+        raise ConfigError(
+            f"--output {path}: unknown format; use a .csv, .csv.gz, .parquet or .jsonl file"
+        )
+
+
+def _scored_frame(frame: pd.DataFrame, scores: RowScores) -> pd.DataFrame:
+    import numpy as np
+
+    result = frame.copy()
+    result["anomaly_score"] = np.asarray(scores.scores, dtype=float)
+    result["is_anomaly"] = np.asarray(scores.is_anomaly, dtype=bool)
+    result["explanation"] = list(scores.explanations)
+    return result
+
+
+@app.command()
+@_friendly
+def detect(
+    data: str = typer.Argument(..., help="CSV, Parquet or JSON-lines file (or a source URL)."),
+    method: str = typer.Option(
+        "auto", help="auto, iforest, lof, ocsvm, knn, zscore, mad or pyod:NAME"
+    ),
+    contamination: str = typer.Option("auto", help="'auto' or the expected outlier fraction."),
+    columns: str | None = typer.Option(None, help="Comma-separated columns to use."),
+    exclude: str | None = typer.Option(None, help="Comma-separated columns to leave out."),
+    label_column: str | None = typer.Option(
+        None, help="Column of known labels (1 = anomaly): evaluated against, never a feature."
+    ),
+    output: Path | None = typer.Option(None, help="Write rows + scores (.csv/.parquet/.jsonl)."),
+    plot: Path | None = typer.Option(None, help="Write a PNG: rows coloured by anomaly score."),
+    top: int = typer.Option(20, min=0, help="How many top anomalies to show."),
+    seed: int = typer.Option(0, help="Random seed."),
+    format: str = typer.Option("table", help="table or json."),
+) -> None:
+    """Score every row of a table; higher anomaly_score = more anomalous."""
+    from datacanary.detectors import TableDetector
+    from datacanary.sources import read_table
+
+    fmt = _format(format)
+    frame = read_table(data)
+    excluded = _split(exclude) or []
+    y = None
+    if label_column:
+        y = _labels(frame, label_column)
+        excluded = [*excluded, label_column]
+    detector = TableDetector(
+        method,
+        contamination=_contamination(contamination),
+        columns=_split(columns),
+        exclude=excluded or None,
+        random_state=seed,
+    )
+    with _spinner(f"Scoring {len(frame):,} rows with {method}", enabled=fmt == "table"):
+        scores = detector.fit_score(frame)
+    evaluation = None
+    if y is not None:
+        from datacanary.evaluate import evaluate_scores
+
+        evaluation = evaluate_scores(y, scores.scores, scores.is_anomaly)
+    if output is not None:
+        _write_table(_scored_frame(frame, scores), output)
+    if plot is not None:
+        from datacanary.report.plots import score_scatter
+
+        matrix = detector.encoder_.transform(frame)
+        score_scatter(matrix, scores.scores, scores.is_anomaly, plot, title=f"{data} — {method}")
+    if fmt == "json":
+        out.print_json(data=_detect_json(frame, scores, top, evaluation, output, plot), indent=None)
+        return
+    _print_detect(frame, scores, top, evaluation, data)
+    for label, path in (("scored rows", output), ("plot", plot)):
+        if path is not None:
+            out.print(f"Wrote {label} to {path}")
+
+
+def _format(value: str) -> str:
+    if value not in ("table", "json"):
+        raise ConfigError(f"--format must be 'table' or 'json'; got {value!r}")
+    return value
+
+
+class _spinner:
+    """A Rich status spinner on a terminal, nothing otherwise (CI logs stay clean)."""
+
+    def __init__(self, text: str, *, enabled: bool = True) -> None:
+        self._status = err.status(text) if enabled and err.is_terminal else None
+
+    def __enter__(self) -> None:
+        if self._status is not None:
+            self._status.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(None, None, None)
+
+
+def _top_rows(scores: RowScores, top: int) -> list[int]:
+    import numpy as np
+
+    order = np.argsort(-np.asarray(scores.scores, dtype=float), kind="stable")
+    return [int(i) for i in order[:top]]
+
+
+def _detect_json(
+    frame: pd.DataFrame,
+    scores: RowScores,
+    top: int,
+    evaluation: dict[str, float] | None,
+    output: Path | None,
+    plot: Path | None,
+) -> dict[str, Any]:
+    return {
+        "rows": len(frame),
+        "method": scores.method,
+        "threshold": float(scores.threshold),
+        "anomalies": scores.n_anomalies,
+        "features": list(scores.features),
+        "dropped_columns": dict(scores.dropped_columns),
+        "top": [
+            {
+                "row": i,
+                "anomaly_score": float(scores.scores[i]),
+                "is_anomaly": bool(scores.is_anomaly[i]),
+                "explanation": scores.explanations[i],
+            }
+            for i in _top_rows(scores, top)
+        ],
+        "evaluation": evaluation,
+        "output": str(output) if output else None,
+        "plot": str(plot) if plot else None,
+    }
+
+
+def _print_detect(
+    frame: pd.DataFrame,
+    scores: RowScores,
+    top: int,
+    evaluation: dict[str, float] | None,
+    data: str,
+) -> None:
+    from rich.table import Table
+
+    n = len(frame)
+    share = scores.n_anomalies / n if n else 0.0
+    out.print(
+        f"[bold]{data}[/]: {n:,} rows scored with [bold]{scores.method}[/] on "
+        f"{len(scores.features)} features; [bold]{scores.n_anomalies:,}[/] anomalies "
+        f"({share:.1%}, anomaly_score > {scores.threshold:.3g})"
+    )
+    for column, reason in scores.dropped_columns.items():
+        out.print(f"  left out [cyan]{column}[/]: {reason}")
+    if top and n:
+        table = Table(title=f"Top {min(top, n)} rows by anomaly score", title_justify="left")
+        table.add_column("row", justify="right")
+        table.add_column("anomaly_score", justify="right")
+        table.add_column("flagged")
+        table.add_column("why (columns that stand out)")
+        for i in _top_rows(scores, top):
+            flagged = "yes" if scores.is_anomaly[i] else ""
+            explanation = scores.explanations[i] or ""
+            table.add_row(str(i), f"{scores.scores[i]:.3f}", flagged, explanation)
+        out.print(table)
+    if evaluation is not None:
+        _print_evaluation(evaluation)
+
+
+def _print_evaluation(evaluation: dict[str, float]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Against the labels", title_justify="left")
+    for key in ("precision", "recall", "f1", "roc_auc", "pr_auc"):
+        table.add_column(key, justify="right")
+    table.add_row(
+        *(f"{evaluation[k]:.3f}" for k in ("precision", "recall", "f1", "roc_auc", "pr_auc"))
+    )
+    out.print(table)
+
+
+@app.command()
+@_friendly
+def profile(
+    source: str = typer.Argument(
+        ..., help="File, glob or URL (duckdb:///db::table, postgresql://…)."
+    ),
+    columns: str | None = typer.Option(None, help="Comma-separated columns to profile."),
+    exact: bool = typer.Option(False, help="Exact distinct counts (slower than approximate)."),
+    format: str = typer.Option("table", help="table or json."),
+) -> None:
+    """The metrics of one table, computed where the data lives."""
+    from datacanary.metrics import profile as compute_profile
+
+    fmt = _format(format)
+    result = compute_profile(source, columns=_split(columns), exact_distinct=exact)
+    if fmt == "json":
+        out.print_json(data=result.to_dict(), indent=None)
+        return
+    _print_profile(source, result)
+
+
+def _print_profile(source: str, result: Any) -> None:
+    from rich.table import Table
+
+    from datacanary.results import format_number
+
+    out.print(f"[bold]{source}[/]: {format_number(result.row_count)} rows")
+    data = result.to_dict()
+    columns = data.get("columns", {})
+    if not columns:
+        return
+    keys: list[str] = []
+    for stats in columns.values():
+        for key in stats:
+            if key not in keys and key not in ("type", "name"):
+                keys.append(key)
+    table = Table()
+    table.add_column("column")
+    table.add_column("type")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for name, stats in columns.items():
+        cells = []
+        for key in keys:
+            value = stats.get(key)
+            cells.append(
+                format_number(value) if isinstance(value, (int, float)) else str(value or "")
+            )
+        table.add_row(name, str(stats.get("type", "")), *cells)
+    out.print(table)
+
+
+@app.command()
+@_friendly
+def check(
+    config: Path = typer.Argument(..., help="Monitor YAML file."),
+    store: str | None = typer.Option(
+        None, help="History store: a DuckDB file path or a postgresql:// URL (overrides the file)."
+    ),
+    at: str | None = typer.Option(
+        None, help="Record this run at an ISO timestamp (backfill or replay); default now."
+    ),
+    format: str = typer.Option("table", help="table or json."),
+) -> None:
+    """Compute the monitored metrics, record them, and judge each against its history."""
+    from datacanary.checks import load_monitor, run_monitor
+
+    fmt = _format(format)
+    monitor = load_monitor(config)
+    when = _parse_at(at)
+    results, delivery = run_monitor(monitor, store=store, at=when)
+    if fmt == "json":
+        payload = {
+            "observed_at": when.isoformat() if when else None,
+            "passed": all(r.passed for r in results),
+            "verdicts": [v.to_dict() for r in results for v in r.verdicts],
+            "alerts": delivery,
+        }
+        out.print_json(data=payload, indent=None)
+    else:
+        _print_results(results)
+        _print_delivery(delivery)
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)
+
+
+def _parse_at(at: str | None) -> datetime | None:
+    if at is None:
+        return None
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        raise ConfigError(
+            f"--at must be an ISO timestamp such as 2026-11-23T06:00:00; got {at!r}"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+_STATUS_STYLE = {
+    "passed": "[green]ok[/]",
+    "anomaly": "[bold red]ANOMALY[/]",
+    "insufficient_history": "[yellow]learning[/]",
+    "error": "[bold red]error[/]",
+}
+
+
+def _print_results(results: list[CheckResult]) -> None:
+    from rich.table import Table
+
+    from datacanary.results import format_number
+
+    for result in results:
+        table = Table(
+            title=f"{result.dataset} @ {result.observed_at:%Y-%m-%d %H:%M} UTC",
+            title_justify="left",
+        )
+        table.add_column("metric")
+        table.add_column("column")
+        table.add_column("value", justify="right")
+        table.add_column("expected", justify="right")
+        table.add_column("status")
+        for v in result.verdicts:
+            band = (
+                f"{format_number(v.expected_low)}–{format_number(v.expected_high)}"
+                if v.expected_low is not None or v.expected_high is not None
+                else ""
+            )
+            table.add_row(
+                v.metric,
+                v.column or "",
+                format_number(v.value),
+                band,
+                _STATUS_STYLE.get(v.status.value, v.status.value),
+            )
+        out.print(table)
+        for v in result.verdicts:
+            if not v.passed:
+                out.print(f"  [bold red]✗[/] {v.message}")
+        learning = [v for v in result.verdicts if v.status.value == "insufficient_history"]
+        if learning:
+            out.print(
+                f"  [yellow]…[/] {learning[0].message}"
+                + (f" (and {len(learning) - 1} more)" if len(learning) > 1 else "")
+            )
+
+
+def _print_delivery(delivery: dict[str, Any] | None) -> None:
+    if not delivery:
+        return
+    for failure in delivery.get("failed", []):
+        err.print(f"[yellow]alert not delivered:[/] {failure}", soft_wrap=True)
+
+
+@app.command()
+@_friendly
+def history(
+    dataset: str = typer.Argument(..., help="Dataset name as in the monitor file."),
+    metric: str | None = typer.Option(None, help="Only this metric."),
+    column: str | None = typer.Option(None, help="Only this column."),
+    store: str | None = typer.Option(None, help="DuckDB file path or postgresql:// URL."),
+    detector: str = typer.Option("mad", help="Series detector that draws the expected band."),
+    plot: Path | None = typer.Option(None, help="Write a PNG of the series and its band."),
+    format: str = typer.Option("table", help="table or json."),
+) -> None:
+    """Show a dataset's stored metric history, the expected band and the flagged runs."""
+    from datacanary.checks import replay_history
+
+    fmt = _format(format)
+    series = replay_history(dataset, store=store, metric=metric, column=column, detector=detector)
+    if fmt == "json":
+        out.print_json(
+            data=[
+                {"metric": m, "column": c, "verdicts": [v.to_dict() for v in verdicts]}
+                for (m, c), verdicts in series.items()
+            ],
+            indent=None,
+        )
+    else:
+        _print_history(dataset, series)
+    if plot is not None:
+        from datacanary.report.plots import history_figure
+
+        history_figure(series, plot, title=f"{dataset} metric history")
+        out.print(f"Wrote plot to {plot}")
+
+
+def _print_history(dataset: str, series: dict[tuple[str, str | None], list[Any]]) -> None:
+    from rich.table import Table
+
+    from datacanary.results import format_number
+
+    for (metric, column), verdicts in series.items():
+        name = f"{metric} of {column}" if column else metric
+        table = Table(title=f"{dataset}: {name}", title_justify="left")
+        for heading in ("observed_at", "value", "expected", "status"):
+            table.add_column(heading)
+        for v in verdicts:
+            band = (
+                f"{format_number(v.expected_low)}–{format_number(v.expected_high)}"
+                if v.expected_low is not None or v.expected_high is not None
+                else ""
+            )
+            when = f"{v.observed_at:%Y-%m-%d %H:%M}" if v.observed_at else ""
+            table.add_row(when, format_number(v.value), band, _STATUS_STYLE.get(v.status.value, ""))
+        out.print(table)
+
+
+@app.command()
+@_friendly
+def report(
+    source: str = typer.Argument(..., help="File, glob or URL of the table."),
+    label_column: str | None = typer.Option(None, help="Known labels (1 = anomaly)."),
+    method: str = typer.Option("auto", help="Row detector."),
+    store: str | None = typer.Option(None, help="History store with this dataset's metrics."),
+    dataset: str | None = typer.Option(None, help="Dataset name in the store."),
+    out_path: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the report in a browser."),
+) -> None:
+    """Write one self-contained HTML report: distributions, trends, anomalies."""
+    from datacanary.report import write_report
+
+    with _spinner(f"Building the report of {source}"):
+        path = write_report(
+            source,
+            out_path,
+            label_column=label_column,
+            method=method,
+            store=store,
+            dataset=dataset,
+        )
+    out.print(f"Wrote report to {path}")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(Path(path).resolve().as_uri())
+
+
+@benchmark_app.command("odds")
+@_friendly
+def benchmark_odds(
+    data: Path | None = typer.Option(None, help="Folder of ODDS .npz sets."),
+    methods: str | None = typer.Option(None, help="Comma-separated detectors."),
+    max_rows: int | None = typer.Option(None, help="Subsample larger sets to this many rows."),
+    format: str = typer.Option("table", help="table or json."),
+) -> None:
+    """Every detector on every ODDS set: ROC-AUC, PR-AUC and seconds."""
+    from datacanary.evaluate.odds import run_odds
+
+    fmt = _format(format)
+    folder = data or _datasets_dir() / "odds"
+    rows = run_odds(folder, _split(methods), max_rows=max_rows)
+    if fmt == "json":
+        out.print_json(data=rows, indent=None)
+        return
+    from rich.table import Table
+
+    table = Table(title="ODDS: ROC-AUC / PR-AUC / seconds", title_justify="left")
+    for key in ("dataset", "method", "roc_auc", "pr_auc", "seconds"):
+        table.add_column(key, justify="left" if key in ("dataset", "method") else "right")
+    for row in rows:
+        table.add_row(
+            str(row["dataset"]),
+            str(row["method"]),
+            f"{row['roc_auc']:.3f}",
+            f"{row['pr_auc']:.3f}",
+            f"{row['seconds']:.2f}",
+        )
+    out.print(table)
+
+
+@benchmark_app.command("nab")
+@_friendly
+def benchmark_nab(
+    detector: str = typer.Option("novelty", help="Series detector to run over the corpus."),
+    data: Path | None = typer.Option(None, help="NAB folder (data/, labels/, config/)."),
+    results: Path | None = typer.Option(
+        None, help="Score another detector's NAB results folder instead of running one."
+    ),
+    format: str = typer.Option("table", help="table or json."),
+) -> None:
+    """Score a detector on the Numenta Anomaly Benchmark, beside the published board."""
+    from datacanary.evaluate import nab
+
+    fmt = _format(format)
+    corpus = nab.load_corpus(data or _datasets_dir() / "nab")
+    if results is not None:
+        scores = nab.score_results_dir(corpus, results)
+        name = results.name
+    else:
+        with _spinner(
+            f"Running {detector} over {len(corpus.files)} NAB files", enabled=fmt == "table"
+        ):
+            raw = nab.run_detector(corpus, detector)
+        scores = nab.score_corpus(corpus, raw)
+        name = detector
+    if fmt == "json":
+        out.print_json(data=scores, indent=None)
+        return
+    from rich.table import Table
+
+    profiles = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
+    table = Table(title="NAB scores (0 = no detections, 100 = perfect)", title_justify="left")
+    table.add_column("detector")
+    for p in profiles:
+        table.add_column(p, justify="right")
+    table.add_row(f"[bold]{name} (this run)[/]", *(f"[bold]{scores[p]:.1f}[/]" for p in profiles))
+    for board_name, board in sorted(
+        nab.PUBLISHED_BOARD.items(), key=lambda item: -item[1]["standard"]
+    ):
+        table.add_row(board_name, *(f"{board[p]:.1f}" for p in profiles))
+    out.print(table)
+
+
+def _datasets_dir() -> Path:
+    """The public datasets folder: $DATACANARY_DATASETS, else ../shared/datasets of the checkout."""
+    import os
+
+    env = os.environ.get("DATACANARY_DATASETS")
+    if env:
+        return Path(env)
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / ".." / "shared" / "datasets"
+        if candidate.is_dir():
+            return candidate.resolve()
+    raise InputError(
+        "cannot find the public datasets; pass --data or set DATACANARY_DATASETS to the folder"
+    )
+
+
+@app.command()
+@_friendly
+def demo(
+    out_dir: Path = typer.Option(Path("datacanary-demo"), "--out", help="Folder for the outputs."),
+) -> None:
+    """Run the main job end to end on an embedded sample, with no arguments and no network."""
+    from datacanary.demo.run import run_demo
+
+    run_demo(out_dir, console=out)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+__all__ = ["app", "main"]

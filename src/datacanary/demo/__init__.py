@@ -1,0 +1,1 @@
+"""The demo: the main job end to end on an embedded sample (``datacanary demo``)."""
