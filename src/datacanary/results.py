@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-__all__ = ["CheckResult", "RowScores", "Status", "Verdict", "format_number"]
+__all__ = ["CheckResult", "RowScores", "Status", "Verdict", "band_text", "format_number"]
 
 
 class Status(str, Enum):
@@ -60,7 +60,12 @@ def format_number(x: float | None) -> str:
     return f"{x:.3g}"
 
 
-def _band_text(low: float | None, high: float | None) -> str:
+def band_text(low: float | None, high: float | None) -> str:
+    """The expected band in words.
+
+    >>> band_text(9800, 10400), band_text(None, 5), band_text(0.5, None)
+    ('9,800–10,400', 'at most 5', 'at least 0.5')
+    """
     if low is not None and high is not None:
         return f"{format_number(low)}–{format_number(high)}"
     if high is not None:
@@ -148,7 +153,7 @@ class Verdict:
             where = "outside"
         message = (
             f"{cls.subject(metric, column)} {format_number(value)} is {where} the expected "
-            f"{_band_text(expected_low, expected_high)} from the last {history_size} {unit}"
+            f"{band_text(expected_low, expected_high)} from the last {history_size} {unit}"
         )
         if not anomalous and where != "within":
             message += " (the change is under the alerting floor)"
