@@ -315,30 +315,42 @@ def _print_profile(source: str, result: Any) -> None:
 
     from datacanary.results import format_number
 
-    out.print(f"[bold]{source}[/]: {format_number(result.row_count)} rows")
     data = result.to_dict()
-    columns = data.get("columns", {})
-    if not columns:
-        return
-    keys: list[str] = []
-    for stats in columns.values():
-        for key in stats:
-            if key not in keys and key not in ("type", "name"):
-                keys.append(key)
+    out.print(
+        f"[bold]{source}[/]: {format_number(data['row_count'])} rows, "
+        f"{data['column_count']} columns (schema {data['schema_fingerprint'][:12]})"
+    )
     table = Table()
-    table.add_column("column")
-    table.add_column("type")
-    for key in keys:
-        table.add_column(key, justify="right")
-    for name, stats in columns.items():
-        cells = []
-        for key in keys:
-            value = stats.get(key)
-            cells.append(
-                format_number(value) if isinstance(value, (int, float)) else str(value or "")
-            )
-        table.add_row(name, str(stats.get("type", "")), *cells)
+    for heading in ("column", "type", "nulls", "distinct", "min", "max", "mean", "freshness"):
+        table.add_column(heading, justify="left" if heading in ("column", "type") else "right")
+
+    def cell(stats: dict[str, Any], key: str) -> str:
+        value = stats.get(key)
+        if value is None:
+            return ""
+        return format_number(value) if isinstance(value, (int, float)) else str(value)
+
+    for name, stats in data.get("columns", {}).items():
+        nulls = stats.get("null_fraction")
+        fresh = stats.get("freshness_seconds")
+        text = stats.get("kind") == "text"
+        temporal = stats.get("kind") == "temporal"
+        low, high = ("min_length", "max_length") if text else ("min", "max")
+        table.add_row(
+            name,
+            str(stats.get("type", "")),
+            f"{nulls:.1%}" if isinstance(nulls, (int, float)) else "",
+            cell(stats, "distinct_count"),
+            str(stats.get("earliest") or "")[:16] if temporal else cell(stats, low),
+            str(stats.get("latest") or "")[:16] if temporal else cell(stats, high),
+            cell(stats, "mean_length" if text else "mean"),
+            f"{format_number(fresh)} s" if isinstance(fresh, (int, float)) else "",
+        )
     out.print(table)
+    exactness = "exact" if data.get("exact_distinct") else "approximate"
+    out.print(f"[dim]distinct counts are {exactness}; text columns show lengths[/]")
+    for name, value in (data.get("custom") or {}).items():
+        out.print(f"  {name} = {format_number(value)}")
 
 
 @app.command()

@@ -14,7 +14,7 @@ from typing import Any
 from uuid import uuid4
 
 from datacanary.checks.config import DatasetMonitor, DetectorSpec, MetricSpec, MonitorConfig
-from datacanary.results import CheckResult, Verdict
+from datacanary.results import CheckResult, Status, Verdict
 
 __all__ = ["replay_history", "run_monitor"]
 
@@ -51,20 +51,21 @@ def _check_dataset(
 ) -> CheckResult:
     from datacanary.metrics import profile
 
-    wanted = {spec.name for spec in dataset.metrics}
     columns = _columns_needed(dataset.metrics)
     table = profile(
         dataset.source,
         columns=columns,
-        metrics=sorted(wanted),
+        metrics=sorted({spec.name for spec in dataset.metrics}),
         custom=dataset.custom or None,
         now=when,
     )
-    observations = [
-        o for o in table.observations() if o.metric in wanted or o.metric in dataset.custom
-    ]
+    observations = table.observations()
     verdicts: list[Verdict] = []
+    if any(spec.name == "schema" for spec in dataset.metrics):
+        verdicts.append(_judge_schema(dataset.name, table, history_store, when))
     for obs in observations:
+        if obs.metric in SCHEMA_METRICS:
+            continue  # judged as one schema verdict above, recorded below
         spec = _spec_for(dataset.metrics, obs.metric, obs.column)
         if spec is None and obs.metric not in dataset.custom:
             continue
@@ -77,9 +78,57 @@ def _check_dataset(
             )
         )
     run_id = history_store.record_run(
-        dataset.name, observations, run_id=uuid4().hex, observed_at=when
+        dataset.name,
+        observations,
+        run_id=uuid4().hex,
+        observed_at=when,
+        tags={"schema": [list(pair) for pair in table.schema]},
     )
     return CheckResult(dataset=dataset.name, verdicts=verdicts, run_id=run_id, observed_at=when)
+
+
+SCHEMA_METRICS = ("column_count", "schema_hash")
+
+
+def _judge_schema(dataset: str, table: Any, history_store: Any, when: datetime) -> Verdict:
+    """Compare the schema with the last run's (kept in the run's tags), column by column."""
+    previous = [r for r in history_store.runs(dataset) if r.observed_at < when]
+    known = [r for r in previous if r.tags.get("schema")]
+    params = {"rule": "schema equals the previous run's"}
+    if not known:
+        return Verdict.insufficient(
+            "schema",
+            None,
+            detector="schema",
+            history_size=0,
+            min_history=1,
+            params=params,
+            dataset=dataset,
+            observed_at=when,
+        )
+    last = known[-1]
+    changes = table.schema_changes([tuple(pair) for pair in last.tags["schema"]])
+    changed = bool(changes)
+    message = (
+        f"schema of {dataset} changed since the run of {last.observed_at:%Y-%m-%d %H:%M}: "
+        + "; ".join(changes)
+        if changed
+        else f"schema of {dataset} is unchanged ({table.column_count} columns)"
+    )
+    return Verdict(
+        metric="schema",
+        value=float(len(changes)),
+        expected_low=0.0,
+        expected_high=0.0,
+        score=float(len(changes)),
+        status=Status.ANOMALY if changed else Status.PASSED,
+        detector="schema",
+        history_size=len(known),
+        message=message,
+        params=params,
+        dataset=dataset,
+        observed_at=when,
+    )
 
 
 def _columns_needed(specs: Iterable[MetricSpec]) -> list[str] | None:

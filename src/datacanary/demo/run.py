@@ -32,7 +32,7 @@ datasets:
       - row_count
       - null_fraction: {columns: [customer_email, country, amount]}
       - mean: {columns: [amount]}
-      - schema_changes
+      - schema
     detector: {name: mad, min_history: 7}
 """
 
