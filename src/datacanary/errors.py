@@ -58,16 +58,16 @@ class ColumnNotFoundError(InputError, KeyError):
     """Columns were named that the table does not have.
 
     >>> str(ColumnNotFoundError.from_missing(["amout"], ["amount", "country"]))
-    "column 'amout' not found; did you mean 'amount'? Available: amount, country"
+    "column 'amout' not found; did you mean 'amount'? available: amount, country"
+    >>> str(ColumnNotFoundError.from_missing(["x"], ["a"]))
+    "column 'x' not found; available: a"
     """
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
 
     @classmethod
-    def from_missing(
-        cls, missing: Iterable[str], available: Iterable[str]
-    ) -> ColumnNotFoundError:
+    def from_missing(cls, missing: Iterable[str], available: Iterable[str]) -> ColumnNotFoundError:
         missing = list(missing)
         available = [str(c) for c in available]
         noun = "column" if len(missing) == 1 else "columns"
@@ -75,8 +75,10 @@ class ColumnNotFoundError(InputError, KeyError):
         hints = [h for m in missing for h in difflib.get_close_matches(str(m), available, n=1)]
         if hints:
             message += f"; did you mean {', '.join(repr(h) for h in hints)}?"
+        else:
+            message += ";"
         shown = ", ".join(available[:20]) + (", ..." if len(available) > 20 else "")
-        return cls(f"{message} Available: {shown}")
+        return cls(f"{message} available: {shown}")
 
 
 class NotEnoughDataError(InputError):

@@ -18,9 +18,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["CheckResult", "RowScores", "Status", "Verdict", "band_text", "format_number"]
+__all__ = [
+    "CheckResult",
+    "Observation",
+    "RowScores",
+    "Status",
+    "Verdict",
+    "band_text",
+    "format_number",
+]
+
+
+class Observation(NamedTuple):
+    """One number measured on a table in a run: ``(metric, column or None, value)``."""
+
+    metric: str
+    column: str | None
+    value: float
 
 
 class Status(str, Enum):

@@ -63,6 +63,7 @@ def _check_dataset(
     verdicts: list[Verdict] = []
     if any(spec.name == "schema" for spec in dataset.metrics):
         verdicts.append(_judge_schema(dataset.name, table, history_store, when))
+    verdicts.extend(_missing_columns(dataset, table, when))
     for obs in observations:
         if obs.metric in SCHEMA_METRICS:
             continue  # judged as one schema verdict above, recorded below
@@ -88,6 +89,24 @@ def _check_dataset(
 
 
 SCHEMA_METRICS = ("column_count", "schema_hash")
+
+
+def _missing_columns(dataset: DatasetMonitor, table: Any, when: datetime) -> list[Verdict]:
+    """A monitored column that vanished (renamed or dropped upstream) is an error, not silence."""
+    present = {name for name, _ in table.schema}
+    return [
+        Verdict.error(
+            spec.name,
+            f"{spec.name} of {column} cannot be computed: {dataset.name} has no column "
+            f"{column!r} any more (renamed or dropped upstream?)",
+            column=column,
+            dataset=dataset.name,
+            observed_at=when,
+        )
+        for spec in dataset.metrics
+        for column in spec.columns or ()
+        if column not in present
+    ]
 
 
 def _judge_schema(dataset: str, table: Any, history_store: Any, when: datetime) -> Verdict:

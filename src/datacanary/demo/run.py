@@ -29,7 +29,8 @@ datasets:
   - name: orders
     source: data/orders.parquet
     metrics:
-      - row_count
+      # fewer orders at weekends: judge each day against the same weekday
+      - row_count: {detector: {name: seasonal, period: weekday}}
       - null_fraction: {columns: [customer_email, country, amount]}
       - mean: {columns: [amount]}
       - schema
@@ -110,7 +111,7 @@ def _metrics(out_dir: Path, console: Console) -> None:
     from datacanary.report.plots import history_figure
 
     console.print("[bold]2. Metric anomalies over time[/]: 30 daily loads of the orders table")
-    (out_dir / "data").mkdir(exist_ok=True)
+    (out_dir / "data").mkdir(parents=True, exist_ok=True)
     store = out_dir / "history.duckdb"
     for stale in (store, out_dir / "alert-state.json"):
         stale.unlink(missing_ok=True)
