@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # uv installs several times faster than pip; it is itself installed with pip into the venv.
 INSTALL := $(BIN)/uv pip install --python $(BIN)/python --quiet
 
-.PHONY: demo test lint bench clean
+.PHONY: demo dagster-demo test lint bench clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/uv
 
 demo: $(VENV)/.installed-all
 	$(BIN)/datacanary demo
+
+# materializes the example Dagster project for 14 days with injected incidents; no server
+dagster-demo: $(VENV)/.installed-all
+	$(BIN)/python -m examples.dagster_project.demo
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench examples
