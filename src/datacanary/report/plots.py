@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from matplotlib.colors import Colormap
     from matplotlib.figure import Figure
 
+    from datacanary.results import Verdict
+
 __all__ = [
     "FLAG_COLOR",
     "MAIN_COLOR",
@@ -45,6 +47,7 @@ __all__ = [
     "curve_plot",
     "figure_bytes",
     "histogram_plot",
+    "history_figure",
     "score_histogram",
     "score_scatter",
     "series_plot",
@@ -59,23 +62,40 @@ FLAG_COLOR = "#b10026"
 """Flagged rows, flagged runs and thresholds (the dark end of :data:`SCORE_CMAP`)."""
 BAND_COLOR = "#9ecae1"
 """The expected band of a metric."""
-_GRID = {"color": "#e3e3e3", "linewidth": 0.6}
 _DPI = 90
 
 
-def _new_figure(width: float, height: float) -> Figure:
-    """A figure on an Agg canvas: no pyplot, no global state, no display."""
+def _new_figure(
+    width: float,
+    height: float,
+    *,
+    left: float = 0.7,
+    right: float = 0.2,
+    bottom: float = 0.5,
+    top: float = 0.35,
+) -> Figure:
+    """A figure on an Agg canvas: no pyplot, no global state, no display.
+
+    Margins are fixed, in inches, rather than left to a layout engine: a layout engine draws
+    every figure twice, and a report draws dozens.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=_DPI)
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=bottom / height,
+        top=1 - top / height,
+    )
     return fig
 
 
-def _style(ax: Axes, *, grid_axis: str = "both") -> None:
+def _style(ax: Axes, *, grid_axis: Literal["both", "x", "y"] = "both") -> None:
     ax.set_axisbelow(True)
-    ax.grid(True, axis=grid_axis, **_GRID)
+    ax.grid(True, axis=grid_axis, color="#e3e3e3", linewidth=0.6)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
@@ -84,6 +104,41 @@ def _style(ax: Axes, *, grid_axis: str = "both") -> None:
     ax.title.set_fontsize(10)
     ax.xaxis.label.set_fontsize(9)
     ax.yaxis.label.set_fontsize(9)
+
+
+def _compact(value: float, _pos: object = None) -> str:
+    """Tick labels that stay short: 250k, 1.5M, 0.05.
+
+    >>> [_compact(x) for x in (0.05, 12, 2500, 25_000, 1_500_000, -3e9)]
+    ['0.05', '12', '2,500', '25k', '1.5M', '-3B']
+    """
+    size = abs(value)
+    for limit, unit, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if size >= limit:
+            return f"{value / unit:.3g}{suffix}"
+    if size >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def _compact_axis(axis: Any) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(_compact))
+
+
+def _colorbar(
+    fig: Figure, mappable: Any, ax: Axes, *, label: str | None = None, extend: str = "neither"
+) -> None:
+    """A colour bar in the right margin, beside ``ax`` (placed by hand: no layout engine)."""
+    width, _ = fig.get_size_inches()
+    box = ax.get_position()
+    cax = fig.add_axes((box.x1 + 0.12 / width, box.y0, 0.14 / width, box.height))
+    bar = fig.colorbar(mappable, cax=cax, extend=extend)
+    bar.ax.tick_params(labelsize=7)
+    bar.outline.set_visible(False)
+    if label:
+        bar.set_label(label, fontsize=8)
 
 
 def _score_cmap() -> Colormap:
@@ -125,9 +180,11 @@ def figure_bytes(fig: Figure, fmt: str = "png", *, dpi: float | None = None) -> 
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as img:
-        small = img.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        small = img.convert("RGB").quantize(
+            colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
+        )
         out = io.BytesIO()
-        small.save(out, format="PNG", optimize=False, compress_level=9)
+        small.save(out, format="PNG", compress_level=7)
     return out.getvalue() if out.tell() < len(data) else data
 
 
@@ -248,14 +305,20 @@ def score_scatter(
         matrix = np.where(np.isnan(matrix), np.nan_to_num(finite_max), matrix)
     xy, xlabel, ylabel = _project_2d(matrix, feature_names)
     finite_scores = score[np.isfinite(score)]
-    low = float(finite_scores.min()) if finite_scores.size else 0.0
-    high = float(finite_scores.max()) if finite_scores.size else 1.0
+    low, high, top = 0.0, 1.0, 1.0
+    if finite_scores.size:
+        # the colour scale spans the 1st-99th percentiles, so a few extreme scores do not
+        # wash every other point out; the bar's arrow says the top is clipped
+        low, high = (float(q) for q in np.quantile(finite_scores, [0.01, 0.99]))
+        top = float(finite_scores.max())
+        if high <= low:
+            low, high = float(finite_scores.min()), top
     if high <= low:
         high = low + 1.0
     score = np.where(np.isfinite(score), score, low)
     order = np.argsort(score, kind="stable")  # most anomalous drawn last, on top
 
-    fig = _new_figure(6.4, 4.6)
+    fig = _new_figure(6.4, 4.6, left=0.65, right=1.05)
     ax = fig.add_subplot()
     size = float(np.clip(3000 / math.sqrt(n), 4, 36))
     points = ax.scatter(
@@ -280,9 +343,13 @@ def score_scatter(
         linewidths=0.9,
         label=f"flagged ({n_flagged:,} of {n:,})",
     )
-    bar = fig.colorbar(points, ax=ax, fraction=0.05, pad=0.02)
-    bar.set_label("anomaly score (higher = more anomalous)", fontsize=8)
-    bar.ax.tick_params(labelsize=7)
+    _colorbar(
+        fig,
+        points,
+        ax,
+        label="anomaly score (higher = more anomalous)",
+        extend="max" if top > high else "neither",
+    )
     ax.legend(loc="best", fontsize=8, frameon=True, framealpha=0.85)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
@@ -314,7 +381,12 @@ def _date_axis(ax: Axes, times: np.ndarray) -> None:
     if np.issubdtype(times.dtype, np.datetime64):
         import matplotlib.dates as mdates
 
-        locator = mdates.AutoDateLocator(maxticks=7)
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+        # spans between the built-in steps (e.g. 4 days: too few days, too many 12-hour
+        # steps) would otherwise fall back with a warning
+        locator.intervald[mdates.HOURLY] = [1, 2, 3, 4, 6, 12, 24]
+        locator.intervald[mdates.MINUTELY] = [1, 5, 10, 15, 30, 60]
+        locator.intervald[mdates.SECONDLY] = [1, 5, 10, 15, 30, 60]
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
@@ -340,6 +412,7 @@ def series_plot(
     title: str,
     out: Path | str | None = None,
     ylabel: str | None = None,
+    width: float = 7.2,
 ) -> Figure:
     """One metric's history: its values, the expected band at each run, the flagged runs.
 
@@ -360,6 +433,8 @@ def series_plot(
         Also save the figure there (format from the suffix).
     ylabel
         Label of the value axis (defaults to none).
+    width
+        Figure width in inches.
 
     Returns
     -------
@@ -373,6 +448,23 @@ def series_plot(
     >>> fig.axes[0].get_title(), fig.axes[0].get_legend().get_texts()[-1].get_text()
     ('row_count', 'flagged (1 of 4)')
     """
+    fig = _new_figure(width, 3.0)
+    _draw_series(
+        fig.add_subplot(), times, values, expected_low, expected_high, flagged, title, ylabel
+    )
+    return _save(fig, out)
+
+
+def _draw_series(
+    ax: Axes,
+    times: Any,
+    values: Any,
+    expected_low: Any,
+    expected_high: Any,
+    flagged: Any,
+    title: str,
+    ylabel: str | None = None,
+) -> None:
     t = _times_for_axis(times)
     v = _as_float(values, "values").reshape(-1)
     n = v.shape[0]
@@ -383,19 +475,16 @@ def series_plot(
     flags = _as_bool(flagged, n, "flagged")
     order = np.argsort(t, kind="stable")
     t, v, low, high, flags = t[order], v[order], low[order], high[order], flags[order]
-
-    fig = _new_figure(7.2, 3.0)
-    ax = fig.add_subplot()
     band = np.isfinite(low) | np.isfinite(high)
     if band.any():
-        lo = np.where(np.isfinite(low), low, np.nanmin(v))
-        hi = np.where(np.isfinite(high), high, np.nanmax(v))
+        finite = v[np.isfinite(v)]
+        floor = float(finite.min()) if finite.size else 0.0
+        ceiling = float(finite.max()) if finite.size else 1.0
         ax.fill_between(
             t,
-            lo,
-            hi,
+            np.where(np.isfinite(low), low, min(floor, np.nanmin(np.r_[high, floor]))),
+            np.where(np.isfinite(high), high, max(ceiling, np.nanmax(np.r_[low, ceiling]))),
             where=band,
-            step="mid",
             color=BAND_COLOR,
             alpha=0.45,
             linewidth=0,
@@ -415,10 +504,85 @@ def series_plot(
     ax.set_title(title)
     if ylabel:
         ax.set_ylabel(ylabel)
+    if n and np.issubdtype(t.dtype, np.datetime64) and t.min() == t.max():  # one run
+        day = np.timedelta64(1, "D")
+        ax.set_xlim(t.min() - day, t.max() + day)
     _date_axis(ax, t)
     ax.legend(loc="best", fontsize=8, frameon=True, framealpha=0.85)
     _style(ax)
+
+
+def history_figure(
+    series: Mapping[tuple[str, str | None], Sequence[Verdict]] | Sequence[Verdict],
+    out: Path | str | None = None,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Replayed histories, one panel per metric: what ``datacanary history --plot`` draws.
+
+    Parameters
+    ----------
+    series
+        ``{(metric, column): [Verdict, ...]}`` as :func:`datacanary.checks.replay_history`
+        returns it, or one list of verdicts: each verdict gives a run's time, value, the
+        band it was judged against and whether it was flagged.
+    out
+        Also save the figure there (format from the suffix).
+    title
+        The figure title; each panel is titled with its metric.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta
+    >>> from datacanary.results import Verdict
+    >>> day = datetime(2024, 1, 1)
+    >>> runs = [Verdict.insufficient("row_count", 100, detector="mad", history_size=0,
+    ...                              min_history=1, observed_at=day)]
+    >>> runs += [Verdict.judge("row_count", v, 95, 105, score=0.0, detector="mad",
+    ...                        history_size=i + 1, observed_at=day + timedelta(days=i + 1))
+    ...          for i, v in enumerate([101, 99, 40])]
+    >>> fig = history_figure({("row_count", None): runs}, title="orders")
+    >>> [ax.get_title() for ax in fig.axes], fig.get_suptitle()
+    (['row_count'], 'orders')
+    """
+    from datacanary.results import Status
+
+    groups: list[tuple[str, Sequence[Verdict]]]
+    runs: Sequence[Verdict]
+    if isinstance(series, Mapping):
+        groups = [(_subject(m, c), v) for (m, c), v in series.items()]
+    else:
+        runs = list(series)
+        name = _subject(runs[0].metric, runs[0].column) if runs else "metric"
+        groups = [(name, runs)]
+    groups = [(name, runs) for name, runs in groups if len(runs)]
+    if not groups:
+        raise InputError("series has no runs to draw; record runs with `datacanary check` first")
+    fig = _new_figure(7.2, 0.4 + 2.6 * len(groups), top=0.35 + (0.3 if title else 0.0))
+    axes = fig.subplots(len(groups), 1, squeeze=False, gridspec_kw={"hspace": 0.5})[:, 0]
+    for ax, (name, runs) in zip(axes, groups, strict=True):
+        usable = [r for r in runs if r.value is not None]
+        use_times = all(r.observed_at is not None for r in usable)
+        _draw_series(
+            ax,
+            [r.observed_at for r in usable] if use_times else np.arange(len(usable)),
+            [r.value for r in usable],
+            [r.expected_low for r in usable],
+            [r.expected_high for r in usable],
+            [r.status is Status.ANOMALY for r in usable],
+            name,
+        )
+    if title:
+        fig.suptitle(title, fontsize=11)
     return _save(fig, out)
+
+
+def _subject(metric: str, column: str | None) -> str:
+    return f"{metric} of {column}" if column else metric
 
 
 def histogram_plot(
@@ -435,12 +599,12 @@ def histogram_plot(
     >>> import numpy as np
     >>> v = np.r_[np.random.default_rng(0).normal(size=500), [9.0]]
     >>> fig = histogram_plot(v, title="amount", fences=(-4.0, 4.0))
-    >>> fig.axes[0].get_legend().get_texts()[0].get_text()
-    'outside the robust fences (1)'
+    >>> fig.axes[0].get_xlabel()
+    '1 value outside the robust fences (red)'
     """
     v = _as_float(values, "values").reshape(-1)
     v = v[np.isfinite(v)]
-    fig = _new_figure(4.4, 2.6)
+    fig = _new_figure(3.8, 2.6, left=0.8, bottom=0.6)
     ax = fig.add_subplot()
     if v.size == 0:
         ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
@@ -477,13 +641,12 @@ def histogram_plot(
             width=widths[~inside],
             align="edge",
             color=FLAG_COLOR,
-            label=f"outside the robust fences ({n_out:,})",
         )
         for f in (low_f, high_f):
             if f is not None and edges[0] <= f <= edges[-1]:
                 ax.axvline(f, color=FLAG_COLOR, linestyle="--", linewidth=0.9)
-        if n_out:
-            ax.legend(loc="best", fontsize=7, frameon=False)
+        noun = "value" if n_out == 1 else "values"
+        ax.set_xlabel(f"{n_out:,} {noun} outside the robust fences (red)")
     if counts.max() > 0 and counts[counts > 0].min() * 200 < counts.max():
         ax.set_yscale("symlog", linthresh=1)  # heavy tails: keep the rare bins visible
         ax.set_ylabel("rows (log scale)")
@@ -491,6 +654,9 @@ def histogram_plot(
         ax.set_ylabel("rows")
     ax.set_title(title)
     _style(ax, grid_axis="y")
+    _compact_axis(ax.xaxis)
+    if ax.get_yscale() == "linear":
+        _compact_axis(ax.yaxis)
     return _save(fig, out)
 
 
@@ -512,8 +678,12 @@ def bar_plot(
         raise InputError(
             f"labels has {len(labels)} items but counts has {len(counts)}; pass one count per label"
         )
-    names = [_short(str(x), 28) for x in labels]
-    fig = _new_figure(4.4, max(1.4, 0.6 + 0.22 * len(names)))
+    names = [_short(str(x), 22) for x in labels]
+    fig = _new_figure(
+        3.8,
+        max(1.4, 0.8 + 0.22 * len(names)),
+        left=0.2 + 0.075 * max((len(n) for n in names), default=1),
+    )
     ax = fig.add_subplot()
     y = np.arange(len(names))[::-1]
     ax.barh(y, np.asarray(counts, dtype=float), color=MAIN_COLOR, height=0.7)
@@ -521,6 +691,7 @@ def bar_plot(
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     _style(ax, grid_axis="x")
+    _compact_axis(ax.xaxis)
     return _save(fig, out)
 
 
@@ -546,14 +717,22 @@ def correlation_heatmap(
     k = len(names)
     if m.shape != (k, k):
         raise InputError(f"matrix must be {k}×{k} for {k} names; got shape {m.shape}")
-    side = float(np.clip(1.6 + 0.32 * k, 3.4, 9.0))
-    fig = _new_figure(side + 1.0, side)
-    ax = fig.add_subplot()
-    image = ax.imshow(
-        np.ma.masked_invalid(m), cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest"
-    )
     labels = [_short(str(n), 18) for n in names]
     fontsize = 8 if k <= 20 else 6
+    pad = 0.25 + 0.062 * (fontsize / 8) * max((len(x) for x in labels), default=1)
+    side = float(np.clip(0.5 + 0.3 * k, 2.6, 8.0))
+    fig = _new_figure(
+        side + pad + 0.95, side + pad * 0.9 + 0.4, left=pad, bottom=pad * 0.9, right=0.95, top=0.4
+    )
+    ax = fig.add_subplot()
+    image = ax.imshow(
+        np.ma.masked_invalid(m),
+        cmap="RdBu_r",
+        vmin=-1,
+        vmax=1,
+        interpolation="nearest",
+        aspect="auto",
+    )
     ax.set_xticks(np.arange(k), labels, rotation=60, ha="right", fontsize=fontsize)
     ax.set_yticks(np.arange(k), labels, fontsize=fontsize)
     if k <= 12:
@@ -571,8 +750,7 @@ def correlation_heatmap(
                     )
     for side_name in ("top", "right", "left", "bottom"):
         ax.spines[side_name].set_visible(False)
-    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
-    bar.ax.tick_params(labelsize=7)
+    _colorbar(fig, image, ax)
     ax.set_title(title, fontsize=10)
     return _save(fig, out)
 
@@ -586,12 +764,13 @@ def trend_plot(
     kind: str = "line",
     low: Any = None,
     high: Any = None,
+    width: float = 7.2,
     out: Path | str | None = None,
 ) -> Figure:
     """A quantity over time: ``kind="bar"`` for counts per period, ``"line"`` for a value.
 
     ``low``/``high`` draw a shaded range around the line (e.g. the 5th–95th percentiles
-    of each period).
+    of each period; say so in the title). ``width`` is in inches.
 
     >>> import numpy as np
     >>> days = np.arange("2024-01-01", "2024-01-08", dtype="datetime64[D]")
@@ -607,7 +786,7 @@ def trend_plot(
         raise InputError(
             f"times has {t.shape[0]} values but values has {v.shape[0]}; pass one per time"
         )
-    fig = _new_figure(7.2, 2.8)
+    fig = _new_figure(width, 2.8)
     ax = fig.add_subplot()
     if kind == "bar":
         if t.shape[0] > 1 and np.issubdtype(t.dtype, np.datetime64):
@@ -625,15 +804,14 @@ def trend_plot(
                 color=BAND_COLOR,
                 alpha=0.45,
                 linewidth=0,
-                label="5th–95th percentile",
             )
-            ax.legend(loc="best", fontsize=8, frameon=False)
         marker = "o" if v.size <= 60 else None
         ax.plot(t, v, color=MAIN_COLOR, linewidth=1.1, marker=marker, markersize=3)
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     _date_axis(ax, t)
     _style(ax, grid_axis="y")
+    _compact_axis(ax.yaxis)
     return _save(fig, out)
 
 
@@ -654,7 +832,7 @@ def score_histogram(
     s = s[np.isfinite(s)]
     if s.size == 0:
         raise InputError("scores has no finite values; score at least one row before plotting")
-    fig = _new_figure(6.0, 2.8)
+    fig = _new_figure(6.0, 2.8, left=0.8)
     ax = fig.add_subplot()
     lo, hi = float(s.min()), float(s.max())
     if np.isfinite(threshold):
@@ -716,7 +894,7 @@ def curve_plot(
     xs, ys = _as_float(x, "x").reshape(-1), _as_float(y, "y").reshape(-1)
     if xs.shape != ys.shape:
         raise InputError(f"x has {xs.size} points but y has {ys.size}; pass one y per x")
-    fig = _new_figure(3.6, 3.3)
+    fig = _new_figure(3.6, 3.3, left=0.65)
     ax = fig.add_subplot()
     name = "ROC-AUC" if kind == "roc" else "PR-AUC"
     label = f"{name} {area:.3f}" if area is not None and math.isfinite(area) else name

@@ -1,0 +1,725 @@
+"""Build a report: profile the table where it lives, sample rows for the pictures, score them.
+
+The numbers come from the modules that own them: :func:`datacanary.metrics.profile` (one
+pushed-down query over every row), :func:`datacanary.sources.sample_table` (only the sample
+travels), :class:`datacanary.detectors.TableDetector`, :func:`datacanary.evaluate.evaluate_scores`
+and :func:`datacanary.checks.replay_history`. This module decides what to show and draws it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from datacanary.errors import ColumnNotFoundError, ConfigError, InputError
+from datacanary.report import _sections, plots
+from datacanary.report._model import (
+    ColumnSummary,
+    DetectionSection,
+    HistorySection,
+    MetricHistory,
+    Overview,
+    Report,
+)
+from datacanary.results import Status
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from datacanary.detectors import TableDetector
+    from datacanary.metrics import TableProfile
+
+__all__ = ["build_report", "write_report"]
+
+MAX_PLOTTED_COLUMNS = 60
+"""Columns beyond this many get their numbers but no plot, to keep the page small and fast."""
+MAX_HISTORY_SERIES = 40
+TOP_ROWS = 20
+MAX_TOP_COLUMNS = 12
+HISTORY_DETECTOR = "mad"
+EXACT_DISTINCT_ROWS = 5_000_000
+"""Up to this many rows distinct values are counted exactly; above, by HyperLogLog."""
+
+
+class _Clock:
+    """Wall time per build step, kept on the report (``Report.timings``) for the benchmark."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
+
+
+def _check_arguments(sample_rows: int, seed: int, method: str) -> None:
+    if isinstance(sample_rows, bool) or not isinstance(sample_rows, int) or sample_rows < 10:
+        raise ConfigError(
+            f"sample_rows must be an integer of at least 10; got {sample_rows!r}; "
+            "50_000 draws a clear picture of most tables"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer; got {seed!r}")
+    if not isinstance(method, str) or not method:
+        raise ConfigError(f"method must be a detector name such as 'auto'; got {method!r}")
+
+
+def build_report(
+    source: Any,
+    *,
+    label_column: str | None = None,
+    method: str = "auto",
+    store: str | None = None,
+    dataset: str | None = None,
+    sample_rows: int = 50_000,
+    seed: int = 0,
+    title: str | None = None,
+) -> Report:
+    """Profile, sample, score and draw a table: everything one HTML report shows.
+
+    Parameters
+    ----------
+    source
+        A path, glob or URL (``"orders.parquet"``, ``"duckdb:///wh.db::orders"``,
+        ``"postgresql://...::public.orders"``) or a pandas/polars/pyarrow frame; anything
+        :func:`datacanary.sources.resolve_source` accepts.
+    label_column
+        A column of known labels (1/true/"outlier" = anomaly): left out of detection and
+        used to measure it (precision, recall, F1, ROC and PR curves).
+    method
+        The row detector (:class:`datacanary.detectors.TableDetector`), ``"auto"`` by default.
+    store
+        A history store (DuckDB file or ``postgresql://`` URL). When it holds ``dataset``,
+        each stored metric is drawn with its expected band and flagged runs.
+    dataset
+        The dataset's name in ``store``; by default the source as written, its file name
+        without suffix, or the store's only dataset.
+    sample_rows
+        Tables with more rows are sampled (uniformly, pushed down) for the plots and the
+        row-level detection; the page says so. The row count, column statistics, duplicate
+        rows and outlier counts always cover every row.
+    seed
+        Seed of the sample and of the detector.
+    title
+        The page title; default ``"Data report: <source>"``.
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    SourceNotFoundError, InputError
+        The source does not exist, cannot be read or has no rows.
+    ColumnNotFoundError
+        ``label_column`` is not a column of the table.
+    ConfigError
+        A bad argument (unknown method, ``sample_rows`` below 10).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"amount": [10.0, 11, 9, 10.5, 9.5, 10, 11, 9, 10, 250],
+    ...                       "country": list("ABABABABAB")})
+    >>> report = build_report(frame, title="Orders")
+    >>> report.overview.rows, [c.kind for c in report.columns]
+    (10, ['numeric', 'categorical'])
+    >>> report.columns[0].outliers
+    1
+    """
+    _check_arguments(sample_rows, seed, method)
+    clock = _Clock()
+    with clock.step("setup"):
+        from datacanary.detectors import TableDetector
+        from datacanary.sources import resolve_source, sample_table
+
+        # a bad method or parameter fails now, before any data is read
+        detector = TableDetector(
+            method, exclude=[label_column] if label_column else None, random_state=seed
+        )
+        resolved = resolve_source(source)
+    with clock.step("sample"):
+        frame, total = sample_table(resolved, sample_rows, seed=seed)
+    labels = None
+    if label_column is not None:
+        if label_column not in frame.columns:
+            raise ColumnNotFoundError.from_missing([label_column], frame.columns)
+        labels = _labels(frame[label_column], label_column)
+    sampled = len(frame) < total
+    notes: list[str] = []
+    if sampled:
+        notes.append(
+            f"Large table: the plots and the row-level detection use a uniform random sample "
+            f"of {len(frame):,} of its {total:,} rows (seed {seed}). Row and column counts, "
+            "missing values, distinct values, duplicate rows, min/max/mean/stddev and outlier "
+            "counts cover every row."
+        )
+    kinds = {str(c): _sections.column_kind(frame[c]) for c in frame.columns}
+    fences = _sample_fences(frame, kinds)
+    with clock.step("profile"):
+        prof, outlier_counts, duplicates = _profile(resolved, frame, fences, total)
+    with clock.step("columns"):
+        summaries = _columns(frame, prof, kinds, outlier_counts, total, notes)
+    detection = None
+    with clock.step("detection"):
+        try:
+            detection = _detection(frame, detector, label_column, labels, sampled, total)
+        except InputError as exc:  # nothing to score: no usable column, too few rows
+            notes.append(f"Row-level detection was skipped: {exc}")
+    if detection is not None:  # what the detector left out as ids, so the page agrees with it
+        identifiers = [
+            c for c, why in detection.dropped_columns.items() if why.startswith("identifier")
+        ]
+    else:
+        identifiers = [
+            s.name
+            for s in summaries
+            if s.name != label_column and _identifier_like(frame[s.name], s, total)
+        ]
+    overview = _overview(frame, prof, total, kinds, summaries, identifiers, duplicates)
+    numeric_columns = [c for c, k in kinds.items() if k == "numeric" and c not in identifiers]
+    with clock.step("correlations"):
+        correlations, note = _sections.correlation_image(frame, numeric_columns)
+    if note:
+        notes.append(note)
+    timestamp = next((c for c, k in kinds.items() if k == "datetime"), None)
+    trends: list[Any] = []
+    if timestamp is not None:
+        with clock.step("trends"):
+            value_column = next((c for c in numeric_columns if c != label_column), None)
+            trends = _sections.trend_images(frame, timestamp, value_column, total_rows=total)
+    history = None
+    if store is not None:
+        with clock.step("history"):
+            history = _history(store, dataset, resolved.name)
+    return Report(
+        title=title or f"Data report: {_short_name(resolved.name)}",
+        source=resolved.name,
+        created_at=datetime.now(timezone.utc),
+        overview=overview,
+        columns=summaries,
+        correlations=correlations,
+        trends=trends,
+        timestamp_column=timestamp if trends else None,
+        detection=detection,
+        history=history,
+        notes=notes,
+        timings=clock.timings,
+    )
+
+
+def _short_name(name: str) -> str:
+    """``orders.parquet`` for ``/long/path/orders.parquet``; the table for a database URL."""
+    if "::" in name:
+        return name.rsplit("::", 1)[1]
+    if "://" in name:
+        return name
+    return Path(name).name or name
+
+
+def write_report(
+    report_or_source: Report | Any,
+    out: Path | str,
+    **options: Any,
+) -> Path:
+    """Write one self-contained HTML report (images inline) and return its path.
+
+    Parameters
+    ----------
+    report_or_source
+        A :class:`Report` from :func:`build_report`, or a source to build one from.
+    out
+        The HTML file to write; parent folders are created.
+    **options
+        :func:`build_report`'s keyword arguments, when a source is given.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> path = write_report(pd.DataFrame({"x": [1.0, 2.0, 3.0, 2.0, 40.0]}),
+    ...                     folder / "report.html")
+    >>> path.name, "<img src=\\"data:image/png;base64," in path.read_text()
+    ('report.html', True)
+    """
+    if isinstance(report_or_source, Report):
+        if options:
+            raise ConfigError(
+                f"options {sorted(options)} apply when building a report; pass them to "
+                "build_report, or pass a source instead of a Report"
+            )
+        report = report_or_source
+    else:
+        report = build_report(report_or_source, **options)
+    return report.write(out)
+
+
+# ------------------------------------------------------------------------------- profiling
+
+
+def _int(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if math.isfinite(number) else None
+
+
+def _sample_fences(frame: pd.DataFrame, kinds: Mapping[str, str]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for column, kind in kinds.items():
+        if kind == "numeric":
+            found = _sections.robust_fences(_sections.numeric_values(frame[column]))
+            if found is not None:
+                out[column] = found
+    return out
+
+
+def _outlier_sql(column: str, is_float: bool, fences: tuple[float, float]) -> str:
+    from datacanary.sources import quote_identifier
+
+    value = quote_identifier(column)
+    if is_float:  # NaN is missing, not an outlier (it also compares above every number)
+        value = f"NULLIF({value}, 'NaN')"
+    low, high = (repr(float(f)) for f in fences)
+    return f"count(*) FILTER (WHERE {value} < {low} OR {value} > {high})"
+
+
+def _may_hold_nan(values: pd.Series) -> bool:
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(values.dtype):
+        return True
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "decimal"
+
+
+def _profile(
+    resolved: Any,
+    frame: pd.DataFrame,
+    fences: Mapping[str, tuple[float, float]],
+    total: int,
+) -> tuple[TableProfile, dict[str, int], int | None]:
+    """The table's profile, outlier counts over every row (fences from the sample) and the
+    exact number of duplicate rows (None when the engine cannot compare the rows and they
+    are not all here), in as few pushed-down queries as the engine allows."""
+    from datacanary.metrics import profile
+
+    exact = total <= EXACT_DISTINCT_ROWS
+    custom = {
+        f"outliers_{i}": _outlier_sql(column, _may_hold_nan(frame[column]), fences[column])
+        for i, column in enumerate(fences)
+    }
+    names = {f"outliers_{i}": column for i, column in enumerate(fences)}
+    duplicates_sql = (
+        "SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM {table}) AS d) "
+        "FROM {table}"
+    )
+    attempts = [{**custom, "duplicate_rows": duplicates_sql}, custom, {}]
+    for i, extra in enumerate(attempts):
+        try:
+            prof = profile(resolved, custom=extra or None, exact_distinct=exact)
+            break
+        except ConfigError:
+            # the engine rejected the extra SQL (DISTINCT over JSON or map columns, a type
+            # the comparison does not fit): fall back to the sample for those numbers
+            if i == len(attempts) - 1:
+                raise
+    outliers = {names[k]: int(v) for k, v in prof.custom.items() if k in names and v is not None}
+    duplicates = _int(prof.custom.get("duplicate_rows"))
+    if duplicates is None and len(frame) == total:
+        duplicates = _sample_duplicates(frame)
+    return prof, outliers, duplicates
+
+
+def _sample_duplicates(frame: pd.DataFrame) -> int | None:
+    try:
+        return int(frame.duplicated().sum())
+    except TypeError:  # unhashable cells (lists, dicts)
+        return int(frame.astype(str).duplicated().sum())
+
+
+def _columns(
+    frame: pd.DataFrame,
+    prof: TableProfile,
+    kinds: Mapping[str, str],
+    outliers: Mapping[str, int],
+    total: int,
+    notes: list[str],
+) -> list[ColumnSummary]:
+    out = []
+    for i, column in enumerate(frame.columns):
+        name = str(column)
+        stats = _profile_stats(prof, name)
+        if "distinct_count" in stats and not prof.exact_distinct:
+            if len(frame) == total:  # every row is here: count exactly
+                stats["distinct_count"] = int(frame[column].nunique(dropna=True))
+            else:  # HyperLogLog: a few percent off, never above the non-null rows
+                non_null = total - int(stats.get("null_count") or 0)
+                stats["distinct_count"] = min(int(stats["distinct_count"]), non_null)
+                stats["distinct_approximate"] = True
+        summary = _sections.summarize_column(
+            name, frame[column], stats, total_rows=total, draw=i < MAX_PLOTTED_COLUMNS
+        )
+        if name in outliers:
+            counted = outliers[name]
+            rule = summary.outlier_rule.replace(
+                f" in the sample of {len(frame):,} rows",
+                "; fences from the sample, counted over every row",
+            )
+            summary = _replace(summary, outliers=counted, outlier_rule=rule)
+        out.append(summary)
+    if len(frame.columns) > MAX_PLOTTED_COLUMNS:
+        notes.append(
+            f"The table has {len(frame.columns):,} columns: the first {MAX_PLOTTED_COLUMNS} "
+            "are drawn, the others listed with their numbers."
+        )
+    return out
+
+
+def _identifier_like(values: pd.Series, summary: ColumnSummary, total: int) -> bool:
+    """Unique on every row of the sample (exact) and, by the profile's count, of the table."""
+    if not _sections.is_identifier_like(values, summary.kind):
+        return False
+    distinct = _int(summary.stats.get("distinct_count"))
+    non_null = total - (_int(summary.stats.get("null_count")) or 0)
+    if distinct is None or non_null <= 0:
+        return True
+    slack = 0.9 if summary.stats.get("distinct_approximate") else 0.99
+    return distinct >= slack * non_null
+
+
+def _replace(summary: ColumnSummary, **changes: Any) -> ColumnSummary:
+    from dataclasses import replace
+
+    return replace(summary, **changes)
+
+
+def _profile_stats(prof: TableProfile, name: str) -> dict[str, Any]:
+    column = prof.columns.get(name)
+    if column is None:
+        return {}
+    keys = ("null_count", "null_fraction", "distinct_count", "mean", "stddev")
+    stats: dict[str, Any] = {k: getattr(column, k) for k in keys}
+    if column.kind == "temporal":
+        stats["min"], stats["max"] = column.earliest, column.latest
+    elif column.kind in ("number", "float"):
+        stats["min"], stats["max"] = column.min, column.max
+    elif column.kind == "text":
+        stats["min_length"] = column.min_length
+        stats["max_length"] = column.max_length
+    if column.kind == "boolean":
+        stats["mean"] = None  # the share of true values reads better in the plot
+    if stats.get("distinct_count") is not None:
+        stats["distinct_count"] = int(stats["distinct_count"])
+    return {k: v for k, v in stats.items() if v is not None}
+
+
+def _overview(
+    frame: pd.DataFrame,
+    prof: TableProfile,
+    total: int,
+    kinds: Mapping[str, str],
+    summaries: Sequence[ColumnSummary],
+    identifiers: Sequence[str],
+    duplicates: int | None,
+) -> Overview:
+    missing = 0
+    for s in summaries:
+        count = _int(s.stats.get("null_count"))
+        missing += count if count is not None else 0
+    sample_bytes = int(frame.memory_usage(deep=True, index=False).sum())
+    sampled = len(frame) < total
+    memory = int(sample_bytes * total / len(frame)) if sampled and len(frame) else sample_bytes
+    dtypes = dict(prof.schema) if prof.schema else {str(c): str(frame[c].dtype) for c in frame}
+    return Overview(
+        rows=total,
+        columns=len(frame.columns),
+        types=dict(kinds),
+        dtypes=dtypes,
+        missing_cells=missing,
+        memory_bytes=memory,
+        duplicate_rows=duplicates,
+        identifier_columns=list(identifiers),
+        sample_rows=len(frame),
+        memory_estimated=sampled,
+    )
+
+
+# ------------------------------------------------------------------------------- detection
+
+
+def _labels(values: pd.Series, column: str) -> np.ndarray:
+    """Labels as 0/1: numbers (non-zero = anomaly), booleans, or words like 'outlier'/'yes'."""
+    import pandas as pd
+
+    if values.isna().any():
+        raise InputError(
+            f"label column {column!r} has {int(values.isna().sum()):,} missing values; "
+            "fill or drop them"
+        )
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return np.asarray(values.astype(float) != 0, dtype=int)
+    words = values.astype(str).str.strip().str.lower()
+    positive = {"1", "true", "yes", "y", "outlier", "anomaly", "anomalous"}
+    negative = {"0", "false", "no", "n", "inlier", "normal"}
+    unknown = sorted(set(words) - positive - negative)
+    if unknown:
+        raise InputError(
+            f"label column {column!r} has values that are not labels: {', '.join(unknown[:5])}; "
+            "use 1/0, true/false or outlier/normal"
+        )
+    return np.asarray(words.isin(positive), dtype=int)
+
+
+def _detection(
+    frame: pd.DataFrame,
+    detector: TableDetector,
+    label_column: str | None,
+    y: np.ndarray | None,
+    sampled: bool,
+    total: int,
+) -> DetectionSection:
+    scored = detector.fit_score(frame)
+    scores = np.asarray(scored.scores, dtype=float)
+    flagged = np.asarray(scored.is_anomaly, dtype=bool)
+    matrix = np.asarray(detector.encoder_.transform(frame), dtype=float)
+    features = list(scored.features)
+    encoded = list(detector.encoder_.feature_names_)
+    where = f" (a sample of {len(frame):,} of {total:,} rows)" if sampled else ""
+    scatter = _sections.render(
+        plots.score_scatter(
+            matrix,
+            scores,
+            flagged,
+            title=f"Rows by anomaly score — {scored.method}",
+            feature_names=encoded if matrix.shape[1] <= 2 else None,
+        ),
+        f"Scatter of the scored rows{where}, coloured by anomaly score",
+    )
+    distribution = _sections.render(
+        plots.score_histogram(scores, scored.threshold),
+        "Histogram of anomaly scores with the threshold",
+    )
+    evaluation = roc = pr = None
+    det_notes: list[str] = []
+    if sampled:
+        det_notes.append(
+            f"Scored on a sample of {len(frame):,} of {total:,} rows; "
+            "`datacanary detect` scores every row."
+        )
+    if y is not None:
+        from datacanary.evaluate import evaluate_scores
+
+        evaluation = {
+            k: float(v)
+            for k, v in evaluate_scores(y, scores, flagged).items()
+            if isinstance(v, numbers.Real) and not isinstance(v, bool)
+        }
+        if 0 < y.sum() < len(y):
+            roc, pr = _curves(y, scores, evaluation)
+        else:
+            det_notes.append(
+                f"Every label in {label_column!r} is the same, so ROC and PR curves are undefined."
+            )
+    order = np.argsort(-scores, kind="stable")[:TOP_ROWS]
+    explanations = list(scored.explanations)
+    shown = _top_columns(frame, explanations, order, label_column)
+    top_rows = []
+    for i in order:
+        row = frame.iloc[int(i)]
+        top_rows.append(
+            {
+                "row": None if sampled else int(i),
+                "anomaly_score": float(scores[i]),
+                "is_anomaly": bool(flagged[i]),
+                "explanation": explanations[i] if i < len(explanations) else "",
+                "label": None if y is None else int(y[i]),
+                "values": {c: _cell(row[c]) for c in shown},
+            }
+        )
+    return DetectionSection(
+        method=scored.method,
+        scored_rows=len(scores),
+        n_anomalies=int(flagged.sum()),
+        threshold=float(scored.threshold),
+        features=features,
+        dropped_columns=dict(scored.dropped_columns),
+        scatter=scatter,
+        score_distribution=distribution,
+        top_rows=top_rows,
+        top_columns=shown,
+        label_column=label_column,
+        evaluation=evaluation,
+        roc=roc,
+        pr=pr,
+        notes=det_notes,
+    )
+
+
+def _cell(value: Any) -> Any:
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _top_columns(
+    frame: pd.DataFrame, explanations: Sequence[str], order: np.ndarray, label_column: str | None
+) -> list[str]:
+    """The columns the top rows' explanations name first, then the others, at most 12."""
+    columns = [str(c) for c in frame.columns if c != label_column]
+    text = " ".join(explanations[i] for i in order if i < len(explanations))
+    named = [c for c in columns if c in text]
+    rest = [c for c in columns if c not in named]
+    return (named + rest)[:MAX_TOP_COLUMNS]
+
+
+def _curves(y: np.ndarray, scores: np.ndarray, evaluation: Mapping[str, float]) -> tuple[Any, Any]:
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    fpr, tpr, _ = roc_curve(y, scores)
+    precision, recall, _ = precision_recall_curve(y, scores)
+    roc = _sections.render(
+        plots.curve_plot(fpr, tpr, kind="roc", area=evaluation.get("roc_auc")),
+        "ROC curve of the anomaly scores against the labels",
+    )
+    pr = _sections.render(
+        plots.curve_plot(
+            recall[::-1],
+            precision[::-1],
+            kind="pr",
+            area=evaluation.get("pr_auc"),
+            baseline=float(y.mean()),
+        ),
+        "Precision-recall curve of the anomaly scores against the labels",
+    )
+    return roc, pr
+
+
+# --------------------------------------------------------------------------------- history
+
+
+def _store_file(location: str) -> Path | None:
+    """The file of an embedded (DuckDB) store; None for a server URL."""
+    if location.lower().startswith("duckdb://"):
+        rest = location[len("duckdb://") :]
+        return Path(rest[1:] if rest.startswith("/") else rest).expanduser()
+    if "://" in location:
+        return None
+    return Path(location).expanduser()
+
+
+def _history(
+    store: str | os.PathLike[str], dataset: str | None, source_name: str
+) -> HistorySection:
+    from datacanary.checks import replay_history
+    from datacanary.store import open_store
+
+    location = str(store)
+    file = _store_file(location)
+    if file is not None and not file.exists():
+        return HistorySection(
+            dataset=dataset or source_name,
+            store=location,
+            detector=HISTORY_DETECTOR,
+            message=f"No history store at {location}; run `datacanary check` to record one.",
+        )
+    with open_store(location, read_only=True) as opened:
+        known = list(opened.datasets())
+    name = _pick_dataset(dataset, source_name, known)
+    if name is None:
+        listed = ", ".join(known) if known else "none yet"
+        wanted = dataset or source_name
+        return HistorySection(
+            dataset=wanted,
+            store=location,
+            detector=HISTORY_DETECTOR,
+            message=(
+                f"The store has no history of {wanted!r} (datasets: {listed}); pass the "
+                "dataset's name (--dataset) to show its metrics."
+            ),
+        )
+    series = replay_history(name, store=location, detector=HISTORY_DETECTOR)
+    ranked = sorted(
+        series.items(),
+        key=lambda item: -sum(v.status is Status.ANOMALY for v in item[1]),
+    )
+    message = ""
+    if len(ranked) > MAX_HISTORY_SERIES:
+        message = (
+            f"Showing {MAX_HISTORY_SERIES} of {len(ranked)} stored metrics, those with "
+            "flagged runs first."
+        )
+        ranked = ranked[:MAX_HISTORY_SERIES]
+    metrics = [_metric_history(metric, column, verdicts) for (metric, column), verdicts in ranked]
+    return HistorySection(
+        dataset=name,
+        store=location,
+        detector=HISTORY_DETECTOR,
+        metrics=metrics,
+        message=message,
+    )
+
+
+def _pick_dataset(dataset: str | None, source_name: str, known: Sequence[str]) -> str | None:
+    if dataset is not None:
+        return dataset if dataset in known else None
+    stem = Path(source_name.split("::")[-1]).name.split(".")[0]
+    for candidate in (source_name, stem):
+        if candidate in known:
+            return candidate
+    return known[0] if len(known) == 1 else None
+
+
+def _metric_history(metric: str, column: str | None, verdicts: Sequence[Any]) -> MetricHistory:
+    subject = f"{metric} of {column}" if column else metric
+    usable = [v for v in verdicts if v.value is not None]
+    flagged = [v for v in usable if v.status is Status.ANOMALY]
+    times: Sequence[Any] = [v.observed_at for v in usable]
+    if any(t is None for t in times):
+        times = list(range(len(usable)))
+    fig = plots.series_plot(
+        times,
+        [v.value for v in usable],
+        [v.expected_low for v in usable],
+        [v.expected_high for v in usable],
+        [v.status is Status.ANOMALY for v in usable],
+        title=subject,
+        width=5.9,
+    )
+    latest = verdicts[-1].message if verdicts else "no runs"
+    return MetricHistory(
+        metric=metric,
+        column=column,
+        runs=len(verdicts),
+        flagged=len(flagged),
+        latest=latest,
+        image=_sections.render(fig, f"History of {subject} with its expected band"),
+        flagged_runs=[_run_line(v) for v in flagged[-10:]],
+    )
+
+
+def _run_line(verdict: Any) -> str:
+    when = f"{verdict.observed_at:%Y-%m-%d %H:%M}: " if verdict.observed_at else ""
+    return when + verdict.message
