@@ -461,7 +461,9 @@ def history(
     metric: str | None = typer.Option(None, help="Only this metric."),
     column: str | None = typer.Option(None, help="Only this column."),
     store: str | None = typer.Option(None, help="DuckDB file path or postgresql:// URL."),
-    detector: str = typer.Option("mad", help="Series detector that draws the expected band."),
+    detector: str | None = typer.Option(
+        None, help="Series detector for the band; default: the one the monitor used."
+    ),
     plot: Path | None = typer.Option(None, help="Write a PNG of the series and its band."),
     format: str = typer.Option("table", help="table or json."),
 ) -> None:

@@ -61,6 +61,7 @@ def _check_dataset(
     )
     observations = table.observations()
     verdicts: list[Verdict] = []
+    used: dict[str, dict[str, Any]] = {}  # series key -> detector spec, kept in the run's tags
     if any(spec.name == "schema" for spec in dataset.metrics):
         verdicts.append(_judge_schema(dataset.name, table, history_store, when))
     verdicts.extend(_missing_columns(dataset, table, when))
@@ -70,7 +71,9 @@ def _check_dataset(
         spec = _spec_for(dataset.metrics, obs.metric, obs.column)
         if spec is None and obs.metric not in dataset.custom:
             continue
-        detector = _make_detector(config.detector_for(dataset, spec))
+        chosen = config.detector_for(dataset, spec)
+        used[_series_key(obs.metric, obs.column)] = {"name": chosen.name, **chosen.params()}
+        detector = _make_detector(chosen)
         past = history_store.history(dataset.name, obs.metric, obs.column, before=when)
         detector.fit([p.value for p in past], [p.observed_at for p in past])
         verdicts.append(
@@ -83,12 +86,16 @@ def _check_dataset(
         observations,
         run_id=uuid4().hex,
         observed_at=when,
-        tags={"schema": [list(pair) for pair in table.schema]},
+        tags={"schema": [list(pair) for pair in table.schema], "detectors": used},
     )
     return CheckResult(dataset=dataset.name, verdicts=verdicts, run_id=run_id, observed_at=when)
 
 
 SCHEMA_METRICS = ("column_count", "schema_hash")
+
+
+def _series_key(metric: str, column: str | None) -> str:
+    return f"{metric}|{column or ''}"
 
 
 def _missing_columns(dataset: DatasetMonitor, table: Any, when: datetime) -> list[Verdict]:
@@ -206,13 +213,14 @@ def replay_history(
     store: str | Path | None = None,
     metric: str | None = None,
     column: str | None = None,
-    detector: str = "mad",
+    detector: str | None = None,
     **params: Any,
 ) -> dict[tuple[str, str | None], list[Verdict]]:
     """Replay each stored series of ``dataset`` through a detector: the band run by run.
 
     What ``datacanary history`` shows: for every run, the value, the band it was expected in
-    (from the runs before it) and whether it was flagged.
+    (from the runs before it) and whether it was flagged. ``detector=None`` replays each series
+    with the detector its monitor used last (recorded with the run), else ``mad``.
     """
     from datacanary.errors import InputError
     from datacanary.series import make_series_detector
@@ -224,10 +232,18 @@ def replay_history(
         if dataset not in known:
             listed = ", ".join(known) if known else "none yet; run `datacanary check` first"
             raise InputError(f"dataset {dataset!r} has no stored history; datasets: {listed}")
+        runs = history_store.runs(dataset, limit=1)
+        recorded = runs[-1].tags.get("detectors", {}) if runs else {}
         for m, c in history_store.series(dataset):
             if (metric is not None and m != metric) or (column is not None and c != column):
                 continue
-            model = make_series_detector(detector, **params)
+            if m in SCHEMA_METRICS:
+                continue  # identifiers of a schema, judged by equality, not by a band
+            if detector is None:
+                spec = dict(recorded.get(_series_key(m, c)) or {"name": "mad"})
+                model = make_series_detector(spec.pop("name"), **spec)
+            else:
+                model = make_series_detector(detector, **params)
             points = history_store.history(dataset, m, c)
             out[(m, c)] = [
                 model.update(p.value, p.observed_at, metric=m, column=c, dataset=dataset)

@@ -132,7 +132,7 @@ def _metrics(out_dir: Path, console: Console) -> None:
                 console.print(f"      ✗ {v.message}")
         elif incident:
             console.print(f"   {day:%a %d %b}: [yellow]passed[/]{note}")
-    series = replay_history("orders", store=store, metric="row_count", detector="mad")
+    series = replay_history("orders", store=store, metric="row_count")
     history_figure(series, out_dir / "history.png", title="orders: row_count per load")
     console.print(
         f"   history in {store}; plot {out_dir / 'history.png'}; try "

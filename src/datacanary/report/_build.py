@@ -45,7 +45,7 @@ MAX_PLOTTED_COLUMNS = 60
 MAX_HISTORY_SERIES = 40
 TOP_ROWS = 20
 MAX_TOP_COLUMNS = 12
-HISTORY_DETECTOR = "mad"
+HISTORY_DETECTOR = "monitor's own (mad where none was recorded)"
 EXACT_DISTINCT_ROWS = 5_000_000
 """Up to this many rows distinct values are counted exactly; above, by HyperLogLog."""
 
@@ -660,7 +660,7 @@ def _history(
                 "dataset's name (--dataset) to show its metrics."
             ),
         )
-    series = replay_history(name, store=location, detector=HISTORY_DETECTOR)
+    series = replay_history(name, store=location)
     ranked = sorted(
         series.items(),
         key=lambda item: -sum(v.status is Status.ANOMALY for v in item[1]),
