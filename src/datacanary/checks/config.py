@@ -55,7 +55,7 @@ class DetectorSpec(_Strict):
     """A series detector by name, with its parameters (see ``datacanary.series``)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    name: str = Field("mad", description="series detector: mad, zscore, seasonal, change, ets")
+    name: str = Field(default="mad", description="series detector: mad, zscore, seasonal, ...")
 
     @model_validator(mode="before")
     @classmethod
@@ -70,7 +70,9 @@ class MetricSpec(_Strict):
     """One metric of a dataset, optionally restricted to columns and with its own detector."""
 
     name: str
-    columns: list[str] | None = Field(None, description="columns to compute it on; all if omitted")
+    columns: list[str] | None = Field(
+        default=None, description="columns to compute it on; all if omitted"
+    )
     detector: DetectorSpec | None = None
 
 
@@ -100,7 +102,7 @@ class DatasetMonitor(_Strict):
 
 
 class Defaults(_Strict):
-    detector: DetectorSpec = Field(default_factory=DetectorSpec)
+    detector: DetectorSpec = Field(default_factory=lambda: DetectorSpec())
 
 
 class MonitorConfig(_Strict):
