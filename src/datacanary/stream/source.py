@@ -1,0 +1,425 @@
+"""Where events come from and where results go: two small interfaces, Kafka behind both.
+
+The processor only talks to a :class:`StreamSource` (poll a batch of messages, commit the
+ones whose outputs are acknowledged) and a :class:`StreamOutput` (send, then flush until
+acknowledged). Kafka implements both with aiokafka; another source (AWS Kinesis, a file
+tail) implements :class:`StreamSource` and leaves the scoring untouched (docs/stream.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from datacanary.errors import DeliveryError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+__all__ = [
+    "KafkaOutput",
+    "KafkaSource",
+    "MemoryOutput",
+    "MemorySource",
+    "Message",
+    "Record",
+    "StreamOutput",
+    "StreamSource",
+    "kafka_available",
+]
+
+log = logging.getLogger("datacanary.stream")
+
+
+class Message(Protocol):
+    """One message as a source delivers it (aiokafka's ``ConsumerRecord`` is one).
+
+    ``partition`` is the unit of ordering (a Kafka partition, a Kinesis shard); ``offset``
+    orders messages within it; ``timestamp`` is milliseconds since the epoch (event time).
+    """
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+@dataclass(frozen=True)
+class Record:
+    """A plain :class:`Message`, for sources other than aiokafka and for tests."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    value: bytes | None
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+class StreamSource(Protocol):
+    """A stream of messages with checkpoints: what the processor reads from.
+
+    ``commit(messages)`` means "every message delivered so far on the partitions of
+    ``messages``, up to and including these, is done": after a crash, reading resumes after
+    the last commit, so a message is processed at least once.
+    """
+
+    async def start(self) -> None:
+        """Connect (and join the consumer group)."""
+
+    async def poll(self, max_records: int, timeout: float) -> list[Message]:
+        """Up to ``max_records`` messages, waiting at most ``timeout`` seconds for the first."""
+
+    async def commit(self, messages: Sequence[Message]) -> bool:
+        """Checkpoint ``messages``; False when the checkpoint could not be written."""
+
+    def assignment(self) -> Collection[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs this consumer reads now."""
+
+    async def stop(self) -> None:
+        """Leave the group and disconnect; uncommitted messages are delivered again later."""
+
+
+class StreamOutput(Protocol):
+    """Where anomalies and dead letters are written: send, then flush until acknowledged."""
+
+    async def start(self) -> None:
+        """Connect."""
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        """Queue one message for ``topic``."""
+
+    def flush(self) -> Awaitable[int]:
+        """An awaitable that waits until everything sent before this call is acknowledged
+        and returns how many messages that was (messages sent later are not waited for).
+
+        Raises :class:`~datacanary.errors.DeliveryError` when a message was not accepted.
+        """
+
+    async def stop(self) -> None:
+        """Flush and disconnect."""
+
+
+class MemorySource:
+    """A :class:`StreamSource` over messages in memory: one partition per (topic,
+    partition) of the messages, committed positions kept in :attr:`committed`.
+
+    For tests, benchmarks without a broker, and as the smallest example of a source.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> source = MemorySource([Record("t", 0, i, 0, b"{}") for i in range(5)])
+    >>> batch = asyncio.run(source.poll(3, 0.1))
+    >>> asyncio.run(source.commit(batch)), source.committed
+    (True, {('t', 0): 3})
+    """
+
+    def __init__(self, messages: Sequence[Message]) -> None:
+        self.messages = list(messages)
+        self.position = 0
+        self.committed: dict[tuple[str, int], int] = {}
+        self._partitions = {(m.topic, m.partition) for m in self.messages}
+
+    async def start(self) -> None:
+        self.position = 0
+
+    async def poll(self, max_records: int, timeout: float) -> list[Message]:
+        batch = self.messages[self.position : self.position + max_records]
+        self.position += len(batch)
+        return batch
+
+    async def commit(self, messages: Sequence[Message]) -> bool:
+        for message in messages:
+            key = (message.topic, message.partition)
+            self.committed[key] = max(self.committed.get(key, 0), message.offset + 1)
+        return True
+
+    def assignment(self) -> Collection[tuple[str, int]]:
+        return self._partitions
+
+    async def stop(self) -> None:
+        pass
+
+
+class MemoryOutput:
+    """A :class:`StreamOutput` that keeps what is sent, per topic, in :attr:`topics`."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, list[Record]] = {}
+        self._unflushed = 0
+
+    async def start(self) -> None:
+        pass
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        messages = self.topics.setdefault(topic, [])
+        messages.append(Record(topic, 0, len(messages), 0, value, key, tuple(headers)))
+        self._unflushed += 1
+
+    def flush(self) -> Awaitable[int]:
+        count, self._unflushed = self._unflushed, 0
+        return _done(count)
+
+    async def stop(self) -> None:
+        pass
+
+
+async def _done(value: int) -> int:
+    return value
+
+
+def kafka_available() -> bool:
+    """True when aiokafka (the ``kafka`` extra) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("aiokafka") is not None
+
+
+def _require_aiokafka() -> None:
+    if not kafka_available():
+        raise MissingDependencyError.for_extra("kafka", "The Kafka stream processor and sources")
+
+
+class KafkaSource:
+    """A :class:`StreamSource` over Kafka topics in a consumer group (aiokafka).
+
+    Offsets are committed explicitly (``enable_auto_commit=False``) and only by
+    :meth:`commit`, so nothing counts as read until its outputs are acknowledged.
+
+    Parameters
+    ----------
+    bootstrap_servers
+        ``HOST:PORT[,HOST:PORT]``.
+    topics
+        The topics to read.
+    group
+        The consumer group id.
+    start_from
+        ``earliest`` or ``latest``: where a group without committed offsets starts.
+    session_timeout
+        Seconds without a heartbeat after which the group moves this consumer's partitions.
+    client_id
+        How the broker's logs name this client.
+    options
+        Any other ``AIOKafkaConsumer`` argument (security settings, timeouts).
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topics: Sequence[str],
+        group: str,
+        *,
+        start_from: str = "earliest",
+        session_timeout: float = 10.0,
+        client_id: str = "datacanary-stream",
+        **options: Any,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = list(topics)
+        self.group = group
+        self.start_from = start_from
+        self.session_timeout = session_timeout
+        self.client_id = client_id
+        self.options = options
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        _require_aiokafka()
+        from aiokafka import AIOKafkaConsumer
+
+        settings: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "group_id": self.group,
+            "client_id": self.client_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": self.start_from,
+            "max_partition_fetch_bytes": 8 << 20,
+            "fetch_max_bytes": 64 << 20,
+            "session_timeout_ms": int(self.session_timeout * 1000),
+            "heartbeat_interval_ms": max(100, int(self.session_timeout * 250)),
+            **self.options,
+        }
+        self._consumer = AIOKafkaConsumer(*self.topics, **settings)
+        try:
+            await self._consumer.start()
+        except Exception as error:
+            await self._consumer.stop()
+            self._consumer = None
+            raise DeliveryError(
+                f"cannot reach the Kafka broker at {self.bootstrap_servers}: {error}; check "
+                "--bootstrap-servers and that the broker is running"
+            ) from error
+
+    async def poll(self, max_records: int, timeout: float) -> list[Message]:
+        consumer = self._started()
+        batches = await consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_records)
+        if len(batches) == 1:
+            return list(next(iter(batches.values())))
+        return [message for messages in batches.values() for message in messages]
+
+    async def commit(self, messages: Sequence[Message]) -> bool:
+        from aiokafka import TopicPartition
+        from aiokafka.errors import KafkaError
+
+        consumer = self._started()
+        last: dict[tuple[str, int], int] = {}
+        for message in messages:
+            key = (message.topic, message.partition)
+            if message.offset > last.get(key, -1):
+                last[key] = message.offset
+        assigned = consumer.assignment()
+        positions = {
+            tp: offset + 1
+            for (topic, partition), offset in last.items()
+            if (tp := TopicPartition(topic, partition)) in assigned
+        }
+        if not positions:
+            return not messages
+        try:
+            await consumer.commit(positions)
+        except KafkaError as error:  # a rebalance moved the partitions: they are read again
+            log.warning(
+                "could not commit offsets (%s); the new owner of those partitions reads them "
+                "again (at-least-once)",
+                error,
+            )
+            return False
+        return True
+
+    def assignment(self) -> Collection[tuple[str, int]]:
+        if self._consumer is None:
+            return set()
+        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            await consumer.stop()
+
+    def _started(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError("KafkaSource.start() must be awaited before polling")
+        return self._consumer
+
+
+class KafkaOutput:
+    """A :class:`StreamOutput` producing to Kafka, acknowledged by all in-sync replicas.
+
+    Parameters
+    ----------
+    bootstrap_servers
+        ``HOST:PORT[,HOST:PORT]``.
+    client_id
+        How the broker's logs name this client.
+    options
+        Any other ``AIOKafkaProducer`` argument.
+    """
+
+    def __init__(
+        self, bootstrap_servers: str, *, client_id: str = "datacanary-stream", **options: Any
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.client_id = client_id
+        self.options = options
+        self._producer: AIOKafkaProducer | None = None
+        self._pending: list[Any] = []
+
+    async def start(self) -> None:
+        _require_aiokafka()
+        from aiokafka import AIOKafkaProducer
+
+        settings: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "client_id": self.client_id,
+            "acks": "all",
+            "linger_ms": 5,
+            "max_batch_size": 1 << 20,
+            "request_timeout_ms": 30_000,
+            **self.options,
+        }
+        self._producer = AIOKafkaProducer(**settings)
+        try:
+            await self._producer.start()
+        except Exception as error:
+            await self._producer.stop()
+            self._producer = None
+            raise DeliveryError(
+                f"cannot reach the Kafka broker at {self.bootstrap_servers}: {error}; check "
+                "--bootstrap-servers and that the broker is running"
+            ) from error
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        if self._producer is None:
+            raise RuntimeError("KafkaOutput.start() must be awaited before sending")
+        future = await self._producer.send(
+            topic, value, key=key, headers=list(headers) if headers else None
+        )
+        self._pending.append((topic, future))
+
+    def flush(self) -> Awaitable[int]:
+        pending, self._pending = self._pending, []
+        return self._acknowledged(pending)
+
+    async def _acknowledged(self, pending: list[tuple[str, Any]]) -> int:
+        if not pending:
+            return 0
+        import asyncio
+
+        results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        failed = [
+            (t, r)
+            for (t, _), r in zip(pending, results, strict=True)
+            if isinstance(r, BaseException)
+        ]
+        if failed:
+            topic, error = failed[0]
+            raise DeliveryError(
+                f"{len(failed)} of {len(pending)} output messages were not acknowledged "
+                f"(first: topic {topic!r}: {error!r}); their input was not committed and is "
+                "read again after a restart"
+            )
+        return len(pending)
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            try:
+                await self.flush()
+            finally:
+                await producer.stop()

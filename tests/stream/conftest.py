@@ -1,0 +1,3 @@
+from __future__ import annotations
+
+from kafka_broker import kafka_bootstrap  # noqa: F401
