@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # uv installs several times faster than pip; it is itself installed with pip into the venv.
 INSTALL := $(BIN)/uv pip install --python $(BIN)/python --quiet
 
-.PHONY: demo dagster-demo test lint bench clean
+.PHONY: demo dagster-demo stream-demo test lint bench clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(VENV)/.installed-all
 # materializes the example Dagster project for 14 days with injected incidents; no server
 dagster-demo: $(VENV)/.installed-all
 	$(BIN)/python -m examples.dagster_project.demo
+
+# starts a local Kafka-protocol broker (Tansu, a dev dependency) and streams sample events
+stream-demo: $(VENV)/.installed-dev
+	$(BIN)/python -c "from datacanary.stream import stream_demo; stream_demo()"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench examples

@@ -634,6 +634,48 @@ def _datasets_dir() -> Path:
 
 @app.command()
 @_friendly
+def stream(
+    bootstrap_servers: str = typer.Option(..., help="Kafka bootstrap servers, HOST:PORT."),
+    topic: str = typer.Option(..., help="Topic(s) to consume, comma-separated."),
+    group: str = typer.Option(..., help="Consumer group."),
+    anomalies_topic: str = typer.Option(..., help="Topic for anomalous records."),
+    dead_letter_topic: str = typer.Option(..., help="Topic for malformed messages."),
+    model: Path | None = typer.Option(None, help="Saved model (Parquet) to score with."),
+    train_on: int | None = typer.Option(None, help="Train on the first N events."),
+    save_model: Path | None = typer.Option(None, help="Save the trained model here."),
+    method: str | None = typer.Option(None, help="Row detector (default mad: fast)."),
+    config: Path | None = typer.Option(None, help="Monitor YAML whose alerts: sinks to use."),
+    max_messages: int | None = typer.Option(None, help="Stop after this many messages."),
+    max_seconds: float | None = typer.Option(None, help="Stop after this many seconds."),
+    format: str = typer.Option("table", help="table or json."),
+) -> None:
+    """Score JSON events from Kafka as they flow; anomalies to a topic and the alert sinks."""
+    from datacanary.stream import StreamSettings, run_stream
+
+    fmt = _format(format)
+    settings = StreamSettings.build(
+        bootstrap_servers=bootstrap_servers,
+        topics=topic,
+        group=group,
+        anomalies_topic=anomalies_topic,
+        dead_letter_topic=dead_letter_topic,
+        model=model,
+        train_on=train_on,
+        save_model=save_model,
+        method=method,
+        config=config,
+        max_messages=max_messages,
+        max_seconds=max_seconds,
+    )
+    stats = run_stream(settings, console=err if fmt == "table" else None)
+    if fmt == "json":
+        out.print_json(data=stats.to_dict(), indent=None)
+    else:
+        out.print(stats.summary())
+
+
+@app.command()
+@_friendly
 def demo(
     out_dir: Path = typer.Option(Path("datacanary-demo"), "--out", help="Folder for the outputs."),
 ) -> None:
