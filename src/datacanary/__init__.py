@@ -26,6 +26,7 @@ _LAZY: dict[str, str] = {
     "RowScores": "datacanary.results",
     "Status": "datacanary.results",
     "Verdict": "datacanary.results",
+    "score_table": "datacanary.detectors",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -545,7 +545,9 @@ def report(
 def benchmark_odds(
     data: Path | None = typer.Option(None, help="Folder of ODDS .npz sets."),
     methods: str | None = typer.Option(None, help="Comma-separated detectors."),
-    max_rows: int | None = typer.Option(None, help="Subsample larger sets to this many rows."),
+    max_rows: int | None = typer.Option(
+        50_000, help="Subsample larger sets (http) to this many rows, as bench/odds.py does."
+    ),
     format: str = typer.Option("table", help="table or json."),
 ) -> None:
     """Every detector on every ODDS set: ROC-AUC, PR-AUC and seconds."""

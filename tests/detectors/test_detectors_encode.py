@@ -35,7 +35,7 @@ def test_columns_become_the_documented_features() -> None:
     encoder = TableEncoder().fit(_orders())
     assert encoder.feature_names_ == [
         "amount", "cents", "country=DE", "country=FR", "country=NL", "sku:rarity", "gift",
-        "created", "created:hour", "created:weekday",
+        "created", "created:hour_sin", "created:hour_cos",  # 4 days: hours, but no weekdays yet
     ]  # fmt: skip
     assert encoder.dropped_columns_ == {
         "order_id": "identifier-like: 100% unique",
@@ -135,12 +135,24 @@ def test_infinities_and_huge_values_stay_finite() -> None:
 
 
 def test_datetimes_and_iso_strings_become_time_features() -> None:
-    stamps = pd.date_range("2024-03-01", periods=50, freq="5h", tz="Europe/Berlin")
-    frame = pd.DataFrame({"at": stamps, "day": stamps.strftime("%Y-%m-%d").astype(object)})
+    stamps = pd.date_range("2024-03-01", periods=150, freq="5h", tz="Europe/Berlin")  # 31 days
+    shipped = (stamps + pd.Timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S").astype(object)
+    frame = pd.DataFrame({"ordered": stamps, "shipped": shipped})
+    shipped_early = frame["shipped"].copy()
+    shipped_early[10] = (stamps[10] - pd.Timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    frame["shipped"] = shipped_early
     encoder = TableEncoder().fit(frame)
-    assert encoder.feature_names_ == ["at", "at:hour", "at:weekday", "day", "day:weekday"]
+    assert encoder.feature_names_ == [
+        "ordered", "ordered:hour_sin", "ordered:hour_cos", "ordered:weekday_sin",
+        "ordered:weekday_cos", "shipped", "shipped:hour_sin", "shipped:hour_cos",
+        "shipped:weekday_sin", "shipped:weekday_cos", "shipped-ordered",
+    ]  # fmt: skip
     matrix = encoder.transform(frame)
-    assert np.all(np.isfinite(matrix)) and matrix[:, 0].argmax() == 49  # later = higher
+    assert np.all(np.isfinite(matrix)) and matrix[:, 0].argmax() == 149  # later = higher
+    gap = matrix[:, encoder.feature_names_.index("shipped-ordered")]
+    assert gap.argmin() == 10 and gap[10] < -50  # shipped before it was ordered
+    one_day = TableEncoder().fit(frame.iloc[:4])  # 15 hours: the hour is the timestamp
+    assert "ordered:hour_sin" not in one_day.feature_names_
 
 
 def test_mixed_object_columns_are_typed_by_their_values() -> None:

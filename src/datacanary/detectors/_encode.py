@@ -12,9 +12,12 @@ boolean                   0 / 1
 categorical, <= 10 values one 0/1 column per value seen in training (``country=DE``); an unseen
                           value sets none of them
 categorical, > 10 values  frequency encoding: ``-log`` (share of training rows with the value),
-                          robust-scaled; unseen values count as rarer than any seen
-datetime                  the timestamp (seconds, robust-scaled) plus ``:hour`` and ``:weekday``
-                          when those vary
+                          robust-scaled and floored at 0 (only rarer than typical counts);
+                          unseen values count as rarer than any seen
+datetime                  the timestamp (seconds, robust-scaled); the hour of the day and the
+                          weekday on a circle (``:hour_sin``, ``:hour_cos``, ...) once the rows
+                          span 2 and 14 days; for each later datetime column its gap to the
+                          first one (``shipped_at-ordered_at``, seconds, robust-scaled)
 timedelta                 seconds, as numeric
 ========================  =====================================================================
 
@@ -72,6 +75,10 @@ _ID_NAME_CAMEL = re.compile(r"[a-z0-9](Id|ID|Uuid|UUID|Key)$")
 _ISO_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 )
+_PERIODS = {":hour": 24, ":weekday": 7}
+_CYCLES = {":hour": 2.0, ":weekday": 14.0}
+"""Hour / weekday features need the training rows to span this many days; before that they
+would only repeat the timestamp (one day of orders: the hour *is* the time)."""
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -156,7 +163,10 @@ class _Plan:
     rarity_center: float = 0.0  # frequency encoding
     rarity_scale: float = 1.0
     parts: dict[str, tuple[float, float]] = field(default_factory=dict)  # datetime part -> c, s
+    cycles: list[str] = field(default_factory=list)  # datetime: ":hour" / ":weekday" encoded
     part_shares: dict[str, dict[int, float]] = field(default_factory=dict)
+    base: str | None = None  # datetime: the first datetime column, for the gap feature
+    gap: tuple[float, float] = (0.0, 1.0)
     n_rows: int = 0
 
 
@@ -261,6 +271,17 @@ def _datetime_parts(values: pd.Series) -> dict[str, np.ndarray]:
     return {"": seconds, ":hour": hours, ":weekday": weekdays}
 
 
+def gap_seconds(plan: _Plan, frame: pd.DataFrame) -> np.ndarray:
+    """Seconds from the plan's base datetime column to its own column (NaN if either is null)."""
+    assert plan.base is not None
+    return _datetime_parts(frame[plan.column])[""] - _datetime_parts(frame[plan.base])[""]
+
+
+def _varies(values: np.ndarray) -> bool:
+    """More than one distinct value (NaN-free input)."""
+    return len(values) > 1 and bool(np.any(values != values[0]))
+
+
 def _categories(values: pd.Series) -> np.ndarray:
     """Each value as a string key; nulls become :data:`MISSING`."""
     keys = values.astype(str).to_numpy(dtype=object)
@@ -277,22 +298,28 @@ def _share_text(share: float) -> str:
 def _identifier_reason(name: str, values: pd.Series, kind: str) -> str | None:
     import pandas as pd
 
-    present = values.dropna()
-    n = len(present)
-    if n < 2 or kind not in ("numeric", "categorical"):
+    if kind not in ("numeric", "categorical"):
         return None
-    unique = len(pd.unique(_categories(present))) if kind == "categorical" else present.nunique()
-    share = unique / n
     named = bool(_ID_NAME.search(name) or _ID_NAME_CAMEL.search(name))
     if kind == "categorical":
+        present = values.dropna()
+        n = len(present)
+        if n < 2:
+            return None
+        unique = len(pd.unique(_categories(present)))
+        share = unique / n
         if (named and unique == n) or (n >= _ID_MIN_ROWS and share >= _ID_UNIQUE_SHARE):
             return f"identifier-like: {share:.0%} unique"
         return None
-    numbers = _floats(present, "numeric")
-    numbers = numbers[np.isfinite(numbers)]
-    if unique != n or len(numbers) != n or not np.all(numbers == np.round(numbers)):
-        return None
-    gaps = np.diff(np.sort(numbers))
+    numbers = _floats(values, "numeric")
+    numbers = numbers[~np.isnan(numbers)]
+    n = len(numbers)
+    if n < 2 or not np.all(np.isfinite(numbers)) or not np.all(numbers == np.round(numbers)):
+        return None  # ids are whole numbers: measures with fractions end here, cheaply
+    ordered = np.sort(numbers)
+    gaps = np.diff(ordered)
+    if np.any(gaps == 0):
+        return None  # a repeated value: not an id
     sequential = n >= _ID_MIN_ROWS and float(np.mean(gaps == 1)) >= 0.9
     if named or sequential:
         return "identifier-like: 100% unique"
@@ -408,12 +435,30 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             )
         order = {name: i for i, name in enumerate(names)}
         plans.sort(key=lambda p: order[p.column])
+        self._add_gaps(frame, plans)
         self.plans_ = plans
         self.columns_ = [p.column for p in plans]
         self.feature_names_ = [f for p in plans for f in p.features]
         self.source_columns_ = {f: p.column for p in plans for f in p.features}
         self.dropped_columns_ = {c: dropped[c] for c in names if c in dropped}
         return self
+
+    @staticmethod
+    def _add_gaps(frame: pd.DataFrame, plans: list[_Plan]) -> None:
+        """Each later datetime column also gets its gap to the first (``shipped_at-ordered_at``)."""
+        stamps = [p for p in plans if p.kind == "datetime" and "" in p.parts]
+        if len(stamps) < 2:
+            return
+        first = stamps[0]
+        start = _datetime_parts(frame[first.column])[""]
+        for plan in stamps[1:]:
+            gap = _datetime_parts(frame[plan.column])[""] - start
+            present = gap[~np.isnan(gap)]
+            if _varies(present):
+                center, scale = robust_center_scale(present[:, None])
+                plan.base, plan.gap = first.column, (float(center[0]), float(scale[0]))
+                at = len(plan.parts) + 2 * len(plan.cycles)  # after the time features
+                plan.features.insert(at, f"{plan.column}-{first.column}")
 
     def _selected(self, available: list[str]) -> list[str]:
         for given in (self.columns, self.exclude):
@@ -447,13 +492,13 @@ class TableEncoder(TransformerMixin, BaseEstimator):
                 plan.shares = {"true": true_share * (1 - plan.missing_share)}
                 plan.shares["false"] = (1 - true_share) * (1 - plan.missing_share)
                 plan.fill = 1.0 if true_share >= 0.5 else 0.0
-                varies = len(np.unique(present)) > 1
+                varies = _varies(present)
             else:
                 plan.kind = "numeric"
                 finite = np.where(np.isfinite(present), present, np.nan)[:, None]
                 center, scale = robust_center_scale(finite)
                 plan.center, plan.scale = float(center[0]), float(scale[0])
-                varies = len(np.unique(present)) > 1
+                varies = _varies(present)
             plan.indicator = bool(missing.any())
             if varies or keep_constant:
                 plan.features.append(name)
@@ -464,15 +509,19 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             parts = _datetime_parts(values)
             missing = np.isnan(parts[""])
             plan.missing_share = float(missing.mean())
-            for suffix, x in parts.items():
-                present = x[~missing]
-                if len(np.unique(present)) > 1 or (keep_constant and suffix == ""):
-                    center, scale = robust_center_scale(present[:, None])
-                    plan.parts[suffix] = (float(center[0]), float(scale[0]))
-                    plan.features.append(f"{name}{suffix}")
-                if suffix:
+            seconds = parts[""][~missing]
+            if _varies(seconds) or keep_constant:
+                center, scale = robust_center_scale(seconds[:, None])
+                plan.parts[""] = (float(center[0]), float(scale[0]))
+                plan.features.append(name)
+            span_days = float(np.ptp(seconds)) / 86400.0 if len(seconds) else 0.0
+            for suffix, min_days in _CYCLES.items():
+                present = parts[suffix][~missing]
+                if span_days >= min_days and _varies(present):
+                    plan.cycles.append(suffix)
+                    plan.features += [f"{name}{suffix}_sin", f"{name}{suffix}_cos"]
                     whole = np.floor(present).astype(int)
-                    counts = np.bincount(whole, minlength=24 if suffix == ":hour" else 7)
+                    counts = np.bincount(whole, minlength=_PERIODS[suffix])
                     plan.part_shares[suffix] = {i: c / n for i, c in enumerate(counts)}
             plan.indicator = bool(missing.any())
             if plan.indicator:
@@ -509,7 +558,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "plans_")
         frame = self._frame(X)
         with np.errstate(over="ignore", invalid="ignore"):  # huge values are clipped below
-            blocks = [self._encode(plan, frame[plan.column]) for plan in self.plans_]
+            blocks = [self._encode(plan, frame) for plan in self.plans_]
         matrix = np.column_stack(blocks) if blocks else np.zeros((len(frame), 0))
         return np.asarray(matrix, dtype=np.float64)
 
@@ -521,12 +570,14 @@ class TableEncoder(TransformerMixin, BaseEstimator):
                 f"X has {frame.shape[1]} features, but TableEncoder is expecting "
                 f"{self.n_features_in_} features as input"
             )
-        missing = [c for c in self.columns_ if c not in frame.columns]
+        needed = [*self.columns_, *(p.base for p in self.plans_ if p.base is not None)]
+        missing = list(dict.fromkeys(c for c in needed if c not in frame.columns))
         if missing:
             raise ColumnNotFoundError.from_missing(missing, list(frame.columns))
         return frame
 
-    def _encode(self, plan: _Plan, values: pd.Series) -> np.ndarray:
+    def _encode(self, plan: _Plan, frame: pd.DataFrame) -> np.ndarray:
+        values = frame[plan.column]
         n = len(values)
         out: list[np.ndarray] = []
         if plan.kind in ("numeric", "bool"):
@@ -543,9 +594,19 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         elif plan.kind == "datetime":
             parts = _datetime_parts(values)
             missing = np.isnan(parts[""])
-            for suffix, (center, scale) in plan.parts.items():
-                z = (parts[suffix] - center) / scale
+            if "" in plan.parts:
+                center, scale = plan.parts[""]
+                z = (parts[""] - center) / scale
                 out.append(np.clip(np.where(missing, 0.0, z), -CLIP, CLIP))
+            for suffix in plan.cycles:
+                angle = 2 * np.pi * parts[suffix] / _PERIODS[suffix]
+                out += [
+                    np.where(missing, 0.0, np.sin(angle)),
+                    np.where(missing, 0.0, np.cos(angle)),
+                ]
+            if plan.base is not None:
+                z = (gap_seconds(plan, frame) - plan.gap[0]) / plan.gap[1]
+                out.append(np.clip(np.nan_to_num(z, nan=0.0), -CLIP, CLIP))
             if plan.indicator:
                 out.append(missing.astype(np.float64))
         elif plan.kind == "onehot":
@@ -558,7 +619,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             out.append(onehot)
         else:  # frequency
             rarity = self._rarity(plan, _categories(values))
-            out.append(np.clip((rarity - plan.rarity_center) / plan.rarity_scale, -CLIP, CLIP))
+            # one-sided: a value more common than the typical one is not unusual
+            out.append(np.clip((rarity - plan.rarity_center) / plan.rarity_scale, 0.0, CLIP))
         return np.column_stack(out) if out else np.zeros((n, 0))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

@@ -3,7 +3,8 @@
 Each input column's value in the row is compared with that column in the training table:
 
 * numbers, timestamps: the robust z-score the encoder uses, ``(x - median) / robust scale``,
-  written ``amount (+8.1σ)``; infinities ``amount (+inf)``;
+  written ``amount (+8.1σ)``; infinities ``amount (+inf)``; a timestamp's gap to the table's
+  first datetime column, ``shipped_at (-4.2σ after ordered_at)``;
 * categories, booleans, hours of the day, weekdays: the share of training rows with the same
   value, written ``country (rare: 0.1%)``, ``is_test (true: 0.5% of rows)``,
   ``created_at (hour 03: 0.2% of rows)``; a value never seen in training is ``(unseen value)``;
@@ -24,6 +25,7 @@ rarity), so alerts do not leak the data they describe.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,7 @@ from datacanary.detectors._encode import (
     _floats,
     _Plan,
     _share_text,
+    gap_seconds,
 )
 
 if TYPE_CHECKING:
@@ -83,7 +86,7 @@ def _surprise(
 
 
 def _sigma_text(z: float) -> str:
-    if np.isinf(z):
+    if math.isinf(z):
         return "+inf" if z > 0 else "-inf"
     return f"{z:+,.0f}σ" if abs(z) >= 100 else f"{z:+.1f}σ"
 
@@ -115,9 +118,10 @@ def _numeric(plan: _Plan, values: pd.Series) -> tuple[np.ndarray, _Describe]:
         return surprise, describe
     with np.errstate(invalid="ignore"):
         z = (x - plan.center) / plan.scale
+    z_list, missing_list = z.tolist(), missing.tolist()  # fast scalar access
 
     def describe_number(i: int) -> str:
-        return _missing_text(plan) if missing[i] else _sigma_text(float(z[i]))
+        return _missing_text(plan) if missing_list[i] else _sigma_text(z_list[i])
 
     return np.where(missing, _missing_z(plan), np.abs(z)), describe_number
 
@@ -137,7 +141,7 @@ def _categorical(plan: _Plan, values: pd.Series) -> tuple[np.ndarray, _Describe]
     return surprise, describe
 
 
-def _datetime(plan: _Plan, values: pd.Series) -> tuple[np.ndarray, _Describe]:
+def _datetime(plan: _Plan, values: pd.Series, rows: pd.DataFrame) -> tuple[np.ndarray, _Describe]:
     parts = _datetime_parts(values)
     missing = np.isnan(parts[""])
     candidates: list[tuple[np.ndarray, _Describe]] = []
@@ -145,8 +149,14 @@ def _datetime(plan: _Plan, values: pd.Series) -> tuple[np.ndarray, _Describe]:
         center, scale = plan.parts[""]
         z = (parts[""] - center) / scale
         candidates.append((np.abs(z), lambda i: _sigma_text(float(z[i]))))
+    if plan.base is not None:
+        gap = (gap_seconds(plan, rows) - plan.gap[0]) / plan.gap[1]
+        after = f" after {plan.base}"
+        candidates.append(
+            (np.nan_to_num(np.abs(gap), nan=0.0), lambda i: _sigma_text(float(gap[i])) + after)
+        )
     for suffix, shares_of in plan.part_shares.items():
-        if suffix not in plan.parts:
+        if suffix not in plan.cycles:
             continue
         slot = np.nan_to_num(np.floor(parts[suffix]), nan=0.0).astype(int)
         shares, surprise = _surprise(shares_of, [int(s) for s in slot], plan.unseen_share)
@@ -188,24 +198,24 @@ def explain(
     """
     if n_explain <= 0 or len(rows) == 0:
         return [""] * len(rows)
-    subset = frame.iloc[rows]
+    subset = frame.iloc[rows].reset_index(drop=True)
     columns: list[tuple[str, np.ndarray, _Describe]] = []
     for plan in encoder.plans_:
-        values = subset[plan.column].reset_index(drop=True)
+        values = subset[plan.column]
         with np.errstate(over="ignore", invalid="ignore"):  # an infinite z is a fine answer
             if plan.kind in ("numeric", "bool"):
                 surprise, describe = _numeric(plan, values)
             elif plan.kind == "datetime":
-                surprise, describe = _datetime(plan, values)
+                surprise, describe = _datetime(plan, values, subset)
             else:
                 surprise, describe = _categorical(plan, values)
         columns.append((plan.column, np.nan_to_num(surprise, nan=0.0, posinf=np.inf), describe))
     matrix = np.column_stack([c[1] for c in columns])
     order = np.argsort(-matrix, axis=1, kind="stable")[:, :n_explain]
+    notable = (np.take_along_axis(matrix, order, axis=1) >= MIN_SURPRISE).tolist()
     texts = []
-    for i in range(len(rows)):
-        top = [j for j in order[i] if matrix[i, j] >= MIN_SURPRISE]
-        shown = top or list(order[i])
-        pieces = ", ".join(f"{columns[j][0]} ({columns[j][2](i)})" for j in shown)
+    for i, (ranked, marks) in enumerate(zip(order.tolist(), notable, strict=True)):
+        top = [j for j, mark in zip(ranked, marks, strict=True) if mark]
+        pieces = ", ".join(f"{columns[j][0]} ({columns[j][2](i)})" for j in top or ranked)
         texts.append(pieces if top else f"unusual combination; closest: {pieces}")
     return texts
