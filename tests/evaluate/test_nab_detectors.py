@@ -98,8 +98,12 @@ def test_nab_score_results_dir_reproduces_the_board_from_files(
 
 def test_nab_novelty_detector_scores_on_the_corpus(corpus: NabCorpus) -> None:
     scores = score_corpus(corpus, run_detector(corpus, "novelty"))
-    # measured: 69.74 / 58.95 / 75.23 (docs/nab.md); pinned a little below
-    assert scores["standard"] > 69.0
-    assert scores["reward_low_FP_rate"] > 58.0
-    assert scores["reward_low_FN_rate"] > 74.5
-    assert scores["standard"] > PUBLISHED_BOARD["KNN CAD"]["standard"]
+    # measured: 74.18 / 68.25 / 78.48 (docs/nab.md); pinned a little below
+    assert scores["standard"] > 74.0
+    assert scores["reward_low_FP_rate"] > 68.0
+    assert scores["reward_low_FN_rate"] > 78.0
+    # above Numenta HTM on every profile, and above every published low-FP score
+    assert all(scores[p] > PUBLISHED_BOARD["Numenta HTM"][p] for p in scores)
+    assert scores["reward_low_FP_rate"] > max(
+        board["reward_low_FP_rate"] for name, board in PUBLISHED_BOARD.items() if name != "Perfect"
+    )

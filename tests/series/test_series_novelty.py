@@ -170,3 +170,49 @@ def test_novelty_scores_a_long_stream_quickly() -> None:
         detector.learn_one(v)
     assert detector.history_size == 20_000
     assert sum(s >= 1.0 for s in scores) < 20  # Gaussian noise: a handful of alerts at most
+
+
+def test_novelty_alert_fatigue_raises_the_bar_and_fades() -> None:
+    half_life = 200
+    tired = trained(two_levels(), cooldown=0, fatigue=0.5, fatigue_half_life=half_life)
+    fresh = trained(two_levels(), cooldown=0, fatigue=0.0)
+    assert tired.score_one(300.0) == pytest.approx(fresh.score_one(300.0))  # no alert yet
+    for detector in (tired, fresh):
+        assert detector.score_one(300.0) >= 1.0
+        detector.learn_one(300.0)  # an alert
+        for v in two_levels(100, seed=3):  # 100 familiar values later
+            detector.learn_one(v)
+    fade = 0.5 ** (101 / half_life)  # the alert's weight now
+    assert tired.score_one(400.0) == pytest.approx(fresh.score_one(400.0) / (1 + 0.5 * fade))
+    _, high = tired.expected()  # type: ignore[misc]
+    assert high > fresh.expected()[1]  # type: ignore[index]  # a tired detector's band is wider
+
+
+def test_novelty_is_invariant_to_the_unit_of_the_series() -> None:
+    rng = np.random.default_rng(4)
+    values = rng.lognormal(1.0, 1.0, 1500).tolist()  # a heavy-tailed count
+    grams = trained(values, cooldown=0)
+    tonnes = trained([v * 1e-6 for v in values], cooldown=0)
+    for probe in (0.01, 3.0, max(values) * 1.3, max(values) * 4):
+        assert tonnes.score_one(probe * 1e-6) == pytest.approx(grams.score_one(probe), rel=1e-6)
+
+
+def test_novelty_must_be_new_on_both_the_linear_and_the_log_scale() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.lognormal(2.0, 1.2, 3000).tolist()
+    detector = trained(values, cooldown=0, settle=1000)
+    top, bottom = max(values), min(values)
+    # 2 % above the record is far on neither scale; 3x the record is far on both
+    assert detector.score_one(top * 1.02) < 1.0 <= detector.score_one(top * 3)
+    # below the smallest value: the log scale sees a larger step than the linear one, whose
+    # range the rare large values stretch; new on one scale only, it does not alert
+    assert detector.score_one(bottom / 2) < 1.0
+    s, s_log = detector._novelties(bottom / 2)
+    assert s_log > 3 * s
+
+
+def test_novelty_rejects_bad_fatigue_parameters() -> None:
+    with pytest.raises(ConfigError, match="fatigue must be a number >= 0; got -1"):
+        make_series_detector("novelty", fatigue=-1)
+    with pytest.raises(ConfigError, match="fatigue_half_life must be an integer >= 1; got 0"):
+        make_series_detector("novelty", fatigue_half_life=0)

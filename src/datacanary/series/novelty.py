@@ -22,10 +22,32 @@ __all__ = ["NoveltyDetector"]
 _UNIT = 0.02  # the alert level is sensitivity × this, in units of rarity × novelty
 
 
+class _Calibration:
+    """The novelties a scale has produced, for the conformal rarity of the next one."""
+
+    def __init__(self, window: int | None) -> None:
+        self.window = window
+        self.arrived: deque[float] = deque()
+        self.sorted: list[float] = []
+
+    def rarity(self, s: float) -> float:
+        """``−ln p``, p the share of past novelties at least ``s`` (with one pseudo-count)."""
+        at_least = len(self.sorted) - bisect.bisect_left(self.sorted, s)
+        return -math.log((at_least + 1) / (len(self.sorted) + 1))
+
+    def add(self, s: float) -> None:
+        self.arrived.append(s)
+        bisect.insort(self.sorted, s)
+        if self.window is not None and len(self.arrived) > self.window:
+            del self.sorted[bisect.bisect_left(self.sorted, self.arrived.popleft())]
+
+
 class NoveltyDetector(SeriesDetector):
     """Score how far a value is from every value seen before, calibrated per series.
 
-    The detector keeps the values it has seen, sorted. For a new value it measures:
+    The detector keeps the values it has seen, sorted. For a new value it measures, on two
+    scales (the values themselves, and a signed log ``±ln(1 + |x| / m)`` with ``m`` the
+    median size of the first ``min_history`` values):
 
     * **novelty** ``s``: the distance to the nearest value seen before, as a fraction of the
       range the series has covered (the extreme ``trim`` share on each side left out, so one
@@ -34,12 +56,21 @@ class NoveltyDetector(SeriesDetector):
     * **rarity** ``c = −ln p``: ``p`` is the share of the series' own past novelties that were
       at least as large (a conformal p-value). A noisy series, which meets new values all the
       time, needs a larger novelty to be rare than a clean one does.
-    * **confidence** ``√min(1, n / settle)``: with few values seen, new ones are expected;
-      the score grows to full weight once ``settle`` values are known.
 
-    ``score = c · s · confidence / (sensitivity · 0.02)``, so 1 is the alert level. After an
-    alert the detector stays quiet for ``cooldown`` values (scores 0), so one event alerts
-    once rather than on every value of it.
+    The two scales are combined by a geometric mean, ``√(c·s · c'·s')``, so a value must be
+    new on both: a spike a little above the last record of a heavy-tailed count is new on
+    the linear scale but not on the log one, and a wiggle near zero the other way round.
+    The product is then
+
+    * damped by **confidence** ``√min(1, n / settle)``: with few values seen, new ones are
+      expected; the score grows to full weight once ``settle`` values are known;
+    * divided by **alert fatigue** ``1 + fatigue · a``, where ``a`` counts the alerts raised
+      so far, each one fading with a half-life of ``fatigue_half_life`` values: a series that
+      keeps alerting needs ever stronger evidence, one that never alerted keeps full weight.
+
+    ``score = √(c·s · c'·s') · confidence / ((1 + fatigue · a) · sensitivity · 0.02)``, so 1
+    is the alert level. After an alert the detector stays quiet for ``cooldown`` values
+    (scores 0), so one event alerts once rather than on every value of it.
 
     Parameters
     ----------
@@ -58,14 +89,18 @@ class NoveltyDetector(SeriesDetector):
     settle
         Values after which a score has full weight (default 2,000).
     cooldown
-        Values after an alert during which nothing alerts (default 50; 0 turns it off).
+        Values after an alert during which nothing alerts (default 100; 0 turns it off).
+    fatigue
+        How much each recent alert raises the bar (default 0.5; 0 turns it off).
+    fatigue_half_life
+        Values after which an alert counts half as much (default 4,000).
 
     Notes
     -----
-    Each value costs two binary searches and two insertions into sorted lists of at most
-    ``window`` values: about 6 µs, so NAB's 365,558 values take about 2 s of CPU. On NAB the
-    defaults score 69.7 / 59.0 / 75.2 (standard / low FP / low FN; 66.8 / 55.7 / 72.8 on
-    files not used to choose them); see ``docs/nab.md``.
+    Each value costs a few binary searches and insertions into sorted lists of at most
+    ``window`` values: about 10 µs, so NAB's 365,558 values take about 4 s of CPU. On NAB
+    the defaults score 74.2 / 68.2 / 78.5 (standard / low FP / low FN; 74.6 / 68.9 / 78.7
+    on files not used to choose them); see ``docs/nab.md``.
 
     Examples
     --------
@@ -77,11 +112,11 @@ class NoveltyDetector(SeriesDetector):
     >>> for i in range(600):
     ...     detector.learn_one((20 if (i // 50) % 2 == 0 else 80) + i % 7)
     >>> detector.score_one(83.0), round(detector.score_one(50.0), 1)
-    (0.0, 30.4)
+    (0.0, 31.9)
     >>> detector.judge(50.0).message
-    'value 50 is within the expected 18.99–87.01 but far from every value seen before (nearest: 26)'
+    'value 50 is within the expected 19.16–87.05 but far from every value seen before (nearest: 26)'
     >>> detector.judge(120.0).message
-    'value 120 is above the expected 18.99–87.01 from the last 600 runs'
+    'value 120 is above the expected 19.16–87.05 from the last 600 runs'
     """
 
     name = "novelty"
@@ -98,7 +133,9 @@ class NoveltyDetector(SeriesDetector):
         exclude_anomalies: bool = True,
         trim: float = 0.001,
         settle: int = 2000,
-        cooldown: int = 50,
+        cooldown: int = 100,
+        fatigue: float = 0.5,
+        fatigue_half_life: int = 4000,
     ) -> None:
         super().__init__(
             direction=direction,
@@ -112,10 +149,12 @@ class NoveltyDetector(SeriesDetector):
         self.trim = trim
         self.settle = settle
         self.cooldown = cooldown
+        self.fatigue = fatigue
+        self.fatigue_half_life = fatigue_half_life
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
-        return {"min_history": 10, "settle": 10, "cooldown": 0}
+        return {"min_history": 10, "settle": 10, "cooldown": 0, "fatigue": 0.0}
 
     # -- state --------------------------------------------------------------------------
 
@@ -127,72 +166,82 @@ class NoveltyDetector(SeriesDetector):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be an integer >= 0; got {value!r}")
+        fatigue = self.fatigue
+        if isinstance(fatigue, bool) or not isinstance(fatigue, (int, float)) or not fatigue >= 0:
+            raise ConfigError(f"fatigue must be a number >= 0; got {fatigue!r}")
+        half_life = self.fatigue_half_life
+        if not isinstance(half_life, int) or isinstance(half_life, bool) or half_life < 1:
+            raise ConfigError(f"fatigue_half_life must be an integer >= 1; got {half_life!r}")
         if self.min_history < 2:
             raise ConfigError(f"min_history must be an integer >= 2; got {self.min_history!r}")
 
     def _reset(self) -> None:
         self._arrived: deque[float] = deque()  # values in arrival order (for the window)
         self._sorted: list[float] = []  # the same values, sorted
-        self._past: deque[float] = deque()  # novelties of learned values, in arrival order
-        self._past_sorted: list[float] = []  # the same, sorted
+        self._linear = _Calibration(self.window)  # past novelties on the linear scale
+        self._log = _Calibration(self.window)  # ... and on the log scale
+        self._sizes: list[float] = []  # |x| of the first values, sorted, until the scale is set
+        self._log_unit = 1.0  # m in ±ln(1 + |x| / m)
         self._seen = 0  # values learned since the start (drives confidence and cooldown)
         self._last_alert = -(10**18)
-        self._cache: tuple[float, int, float, float] | None = None  # value, seen, s, score
+        self._alerts = 0.0  # fading count of alerts, as of value number _alerts_at
+        self._alerts_at = 0
+        self._cache: tuple[float, int, float, float, float] | None = None  # x, seen, s, s', score
 
     def _size(self) -> int:
         return len(self._sorted)
 
     # -- scoring ------------------------------------------------------------------------
 
-    def _range(self) -> float:
-        values = self._sorted
-        cut = int(self.trim * (len(values) - 1))
-        return values[len(values) - 1 - cut] - values[cut]
+    def _to_log(self, x: float) -> float:
+        return math.copysign(math.log1p(abs(x) / self._log_unit), x)
 
-    def _nearest(self, x: float) -> float:
+    def _novelties(self, x: float) -> tuple[float, float]:
+        """Distance to the nearest value seen, as a share of the (trimmed) range, per scale."""
         values = self._sorted
+        n = len(values)
+        if n < 2:
+            return 0.0, 0.0
         i = bisect.bisect_left(values, x)
-        if i == 0:
-            return values[0]
-        if i == len(values):
-            return values[-1]
-        below, above = values[i - 1], values[i]
-        return below if x - below <= above - x else above
-
-    def _novelty(self, x: float) -> float:
-        """Distance to the nearest value seen, as a share of the (trimmed) range."""
-        gap = abs(x - self._nearest(x))
-        span = self._range()
-        if span > 0.0:
-            return gap / span
-        return 0.0 if gap == 0.0 else 1.0
-
-    def _rarity(self, s: float) -> float:
-        """``−ln p``, p the share of past novelties at least ``s`` (with one pseudo-count)."""
-        past = self._past_sorted
-        at_least = len(past) - bisect.bisect_left(past, s)
-        return -math.log((at_least + 1) / (len(past) + 1))
+        neighbours = [values[j] for j in (i - 1, i) if 0 <= j < n]
+        cut = int(self.trim * (n - 1))
+        low, high = values[cut], values[n - 1 - cut]
+        gap = min(abs(x - v) for v in neighbours)
+        to_log = self._to_log
+        log_x = to_log(x)
+        log_gap = min(abs(log_x - to_log(v)) for v in neighbours)
+        return _share(gap, high - low), _share(log_gap, to_log(high) - to_log(low))
 
     def _confidence(self) -> float:
         return math.sqrt(min(1.0, self._seen / self.settle)) if self.settle else 1.0
 
-    def _level(self) -> float:
-        return float(self.sensitivity) * _UNIT
+    def _fatigue(self) -> float:
+        """The fading count of past alerts, as of now."""
+        fade = 0.5 ** ((self._seen - self._alerts_at) / self.fatigue_half_life)
+        return self._alerts * fade
 
-    def _evaluate(self, x: float) -> tuple[float, float]:
-        """``(novelty, score)`` of ``x`` against the current state, cached per value."""
+    def _weight(self) -> float:
+        level = float(self.sensitivity) * _UNIT
+        return self._confidence() / (level * (1.0 + float(self.fatigue) * self._fatigue()))
+
+    def _strength(self, s: float, s_log: float) -> float:
+        """The score before the cooldown and the side are applied."""
+        evidence = self._linear.rarity(s) * s * self._log.rarity(s_log) * s_log
+        return math.sqrt(evidence) * self._weight()
+
+    def _evaluate(self, x: float) -> tuple[float, float, float]:
+        """``(novelty, log-scale novelty, score)`` of ``x`` now, cached per value."""
         cache = self._cache
         if cache is not None and cache[0] == x and cache[1] == self._seen:
-            return cache[2], cache[3]
-        if len(self._sorted) < self.min_history:
-            s, score = (self._novelty(x) if len(self._sorted) >= 2 else 0.0), 0.0
-        else:
-            s = self._novelty(x)
-            score = self._rarity(s) * s * self._confidence() / self._level()
-            if self._seen - self._last_alert <= self.cooldown or not self._on_side(x):
-                score = 0.0
-        self._cache = (x, self._seen, s, score)
-        return s, score
+            return cache[2], cache[3], cache[4]
+        s, s_log = self._novelties(x)
+        score = 0.0
+        if len(self._sorted) >= self.min_history:
+            quiet = self._seen - self._last_alert <= self.cooldown
+            if not quiet and self._on_side(x):
+                score = self._strength(s, s_log)
+        self._cache = (x, self._seen, s, s_log, score)
+        return s, s_log, score
 
     def _on_side(self, x: float) -> bool:
         if self.direction == "both":
@@ -201,7 +250,7 @@ class NoveltyDetector(SeriesDetector):
         return x > median if self.direction == "up" else x < median
 
     def _score(self, x: float, band: Band) -> float:
-        return self._evaluate(x)[1]
+        return self._evaluate(x)[2]
 
     def score_one(self, value: float, at: datetime | None = None) -> float:
         """How novel ``value`` would be (1 = the alert level, 0 while history is short)."""
@@ -215,77 +264,102 @@ class NoveltyDetector(SeriesDetector):
                 f"score_one needs a finite number; got {value!r} "
                 "(judge() and update() turn such values into an 'error' verdict instead)"
             )
-        return self._evaluate(x)[1]
+        return self._evaluate(x)[2]
 
     # -- learning -----------------------------------------------------------------------
 
     def _learn(self, value: float, at: datetime | None) -> None:
-        s, score = self._evaluate(value)
-        if score >= 1.0:
-            self._last_alert = self._seen
+        s, s_log, score = self._evaluate(value)
+        self._note_alert(score)
         if len(self._sorted) >= 2:
-            self._past.append(s)
-            bisect.insort(self._past_sorted, s)
+            self._linear.add(s)
+            self._log.add(s_log)
         self._insert(value)
 
     def _skip(self, value: float, at: datetime | None) -> None:
-        if self._evaluate(value)[1] >= 1.0:
-            self._last_alert = self._seen
+        self._note_alert(self._evaluate(value)[2])
         self._seen += 1  # an alert left out of the baseline still counts as time passing
         self._cache = None
+
+    def _note_alert(self, score: float) -> None:
+        if score >= 1.0:
+            self._alerts = self._fatigue() + 1.0
+            self._alerts_at = self._seen
+            self._last_alert = self._seen
 
     def _readmit(self, values: list[tuple[float, datetime | None]]) -> None:
         for value, _ in values:
             self._insert(value, count=False)
 
     def _insert(self, value: float, *, count: bool = True) -> None:
+        if len(self._sizes) < self.min_history:
+            # the log scale's unit: the median size of the first values, then fixed
+            bisect.insort(self._sizes, abs(value))
+            median = self._sizes[len(self._sizes) // 2]
+            self._log_unit = median if median > 0.0 else 1.0
         self._arrived.append(value)
         bisect.insort(self._sorted, value)
         if self.window is not None:
             while len(self._arrived) > self.window:
                 old = self._arrived.popleft()
                 del self._sorted[bisect.bisect_left(self._sorted, old)]
-            while len(self._past) > self.window:
-                old = self._past.popleft()
-                del self._past_sorted[bisect.bisect_left(self._past_sorted, old)]
         if count:
             self._seen += 1
         self._cache = None
 
     # -- the band and the verdict ---------------------------------------------------------
 
-    def _margin(self) -> float:
-        """The smallest novelty that alerts, as a distance in the series' units."""
-        span = self._range()
-        weight = self._confidence() / self._level()
-        if weight <= 0.0:
+    def _nearest(self, x: float) -> float:
+        values = self._sorted
+        i = bisect.bisect_left(values, x)
+        if i == 0:
+            return values[0]
+        if i == len(values):
+            return values[-1]
+        below, above = values[i - 1], values[i]
+        return below if x - below <= above - x else above
+
+    def _margin(self, edge: float, step: float) -> float:
+        """The smallest distance beyond ``edge`` (outwards: the sign of ``step``) that alerts.
+
+        Beyond the values seen, both novelties and so the strength grow with the distance;
+        double the distance until it alerts, then bisect.
+        """
+
+        def alerts(distance: float) -> bool:
+            return self._strength(*self._novelties(edge + math.copysign(distance, step))) >= 1.0
+
+        if self._weight() <= 0.0:
             return math.inf
-        past = self._past_sorted
-        n = len(past)
-        # With k past novelties >= s, rarity is c_k; s alerts when s >= 1 / (c_k · weight).
-        # The novelties with exactly k above lie in (past[n-k-1], past[n-k]]; search the
-        # largest k whose interval still holds such an s (feasibility shrinks as k grows).
-        best = 1.0 / (math.log(n + 1) * weight) if n else math.inf
-        best = max(best, past[-1]) if n else best
-        lo, hi = 1, n
-        while lo <= hi:
-            k = (lo + hi) // 2
-            need = 1.0 / (-math.log((k + 1) / (n + 1)) * weight)
-            top = past[n - k]
-            floor = past[n - k - 1] if n - k - 1 >= 0 else 0.0
-            if max(need, floor) <= top:
-                best = min(best, max(need, floor))
-                lo = k + 1
+        far = abs(step)
+        for _ in range(64):
+            if alerts(far):
+                break
+            far *= 2.0
+        else:
+            return math.inf
+        near = 0.0
+        for _ in range(60):
+            middle = (near + far) / 2.0
+            if middle in (near, far):
+                break
+            if alerts(middle):
+                far = middle
             else:
-                hi = k - 1
-        return best * span if span > 0.0 else 0.0
+                near = middle
+        return far
 
     def _band(self, at: datetime | None) -> Band | None:
         if len(self._sorted) < self.min_history:
             return None
         values = self._sorted
-        margin = self._margin()
-        return values[len(values) // 2], values[0] - margin, values[-1] + margin
+        low, high = values[0], values[-1]
+        step = max(high - low, abs(high), 1.0) * 1e-3
+        return (
+            values[len(values) // 2],
+            low - self._margin(low, -step),
+            high + self._margin(high, step),
+        )
 
     def judge(
         self,
@@ -334,3 +408,10 @@ class NoveltyDetector(SeriesDetector):
             f"{verdict.history_size} {unit} ({reason})"
         )
         return replace(verdict, status=Status.PASSED, message=message)
+
+
+def _share(gap: float, span: float) -> float:
+    """``gap`` as a share of ``span``; any gap is a whole share of a range of zero width."""
+    if span > 0.0:
+        return gap / span
+    return 0.0 if gap == 0.0 else 1.0
