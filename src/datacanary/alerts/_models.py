@@ -7,6 +7,7 @@ that the webhook and Kafka sinks send (``"schema": "datacanary.alert/1"``).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -255,7 +256,9 @@ class Alert:
         score
             Its anomaly score (higher = more anomalous).
         explanation
-            The columns that made the row stand out, e.g. ``"amount, country"``.
+            The columns that made the row stand out, as the row detectors write it
+            (``"amount (+1,562σ), country (rare: 0.1%)"``) or bare (``"amount, country"``);
+            the key uses the column names only.
         reason
             The sentence to show; built from the other arguments when None.
         threshold
@@ -276,13 +279,15 @@ class Alert:
         'orders:row:id=7'
         >>> a.sentence
         'orders row {id=7, amount=10,000,000} scored 0.91 (threshold 0.6); stands out on amount'
+        >>> Alert.from_row("orders", {"amount": 1e7}, 0.91, "amount (+1,562σ)").key
+        'orders:row:amount'
         """
         missing = [c for c in key_columns if c not in record]
         if missing:
             raise ConfigError(
                 f"key_columns {missing} are not in the row; use some of {list(record)[:20]}"
             )
-        explained = [c.strip() for c in explanation.replace(";", ",").split(",") if c.strip()]
+        explained = explained_columns(explanation)
         if key_columns:
             suffix = ",".join(f"{c}={jsonable(record[c])}" for c in key_columns)
         else:
@@ -372,3 +377,13 @@ class Alert:
             "observed_at": self.observed_at.isoformat(),
             "details": jsonable(self.details),
         }
+
+
+def explained_columns(explanation: str) -> list[str]:
+    """The column names of a row explanation, without the magnitudes in brackets.
+
+    >>> explained_columns("amount (+1,562σ), country (rare: 0.1%); quantity")
+    ['amount', 'country', 'quantity']
+    """
+    bare = re.sub(r"\s*\([^)]*\)", "", explanation)
+    return [c.strip() for c in bare.replace(";", ",").split(",") if c.strip()]

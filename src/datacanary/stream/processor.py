@@ -10,11 +10,9 @@ from a background task, so a sink that hangs never holds the stream up.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import math
-import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
@@ -166,18 +164,6 @@ def _event_times(
         for k, ms in zip(keys.tolist(), newest_ms.tolist(), strict=True)
     }
     return stamps, newest
-
-
-def _explained_columns(explanation: str) -> str:
-    """The column names of an explanation: ``amount (+1,562σ), country (unseen value)`` →
-    ``amount, country``.
-
-    >>> _explained_columns("amount (+1,562σ), country (unseen value)")
-    'amount, country'
-    """
-    return ", ".join(
-        part.strip() for part in re.sub(r"\s*\([^)]*\)", "", explanation).split(",") if part.strip()
-    )
 
 
 def _utc(timestamp_ms: int) -> datetime:
@@ -579,23 +565,17 @@ class StreamProcessor:
     ) -> None:
         from datacanary.alerts import Alert
 
-        # the alert key names the columns ("amount, quantity"), not their magnitudes, so a
+        # the alert key names the columns ("amount,quantity"), not their magnitudes, so a
         # burst of rows that stand out for the same reason pages once per cooldown
-        columns = _explained_columns(explanation)
         alert = Alert.from_row(
             self._dataset,
             record,
             score,
-            columns,
+            explanation,
             threshold=threshold,
             detector=method,
             observed_at=_utc(message.timestamp) if message.timestamp else None,
         )
-        if explanation != columns:
-            sentence = alert.sentence.replace(
-                f"stands out on {columns}", f"stands out on {explanation}"
-            )
-            alert = dataclasses.replace(alert, sentence=sentence, explanation=explanation)
         payload = {
             "schema": ANOMALY_SCHEMA,
             "kind": "row",
