@@ -78,3 +78,28 @@ def test_stream_windows_stop_waiting_for_an_idle_partition() -> None:
             assigned=[("t", 0), ("t", 1)],  # partition 1 never delivers anything
         )
     assert [w.start.minute for w in closed] == [2]  # minute 1 was first; 2 closes at 4
+
+
+def test_stream_windows_take_the_novelty_detector_unchanged() -> None:
+    # the NAB detector judges window metrics like any series detector
+    metrics = WindowMetrics(
+        60,
+        lambda: make_series_detector("novelty", min_history=30, settle=30),
+        dataset="orders",
+        ignore=["id"],
+    )
+    closed = _feed(metrics, range(80), outage={60: 15}, missing={70: 0.6})
+    flagged = {
+        (w.start.hour * 60 + w.start.minute, v.metric, v.column): v.message
+        for w in closed
+        for v in w.verdicts
+        if not v.passed
+    }
+    assert flagged[(60, "events", None)].startswith("events 15 is below the expected 100–100")
+    assert flagged[(70, "null_fraction", "email")].startswith(
+        "null_fraction of email 0.62 is above the expected 0–0"
+    )
+    # besides the two incidents, only a new high of a window mean while history was short
+    assert set(flagged) - {(60, "events", None), (70, "null_fraction", "email")} == {
+        (35, "mean", "amount")
+    }

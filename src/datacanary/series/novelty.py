@@ -331,6 +331,8 @@ class NoveltyDetector(SeriesDetector):
 
         if self._weight() <= 0.0:
             return math.inf
+        if alerts(abs(step) * 1e-12):
+            return 0.0  # any departure alerts (a series that never moved): no margin to show
         far = abs(step)
         for _ in range(64):
             if alerts(far):
