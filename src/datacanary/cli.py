@@ -486,7 +486,8 @@ def history(
         from datacanary.report.plots import history_figure
 
         history_figure(series, plot, title=f"{dataset} metric history")
-        out.print(f"Wrote plot to {plot}")
+        # stdout stays parseable JSON; the note goes to stderr then
+        (err if fmt == "json" else out).print(f"Wrote plot to {plot}")
 
 
 def _print_history(dataset: str, series: dict[tuple[str, str | None], list[Any]]) -> None:
@@ -605,7 +606,7 @@ def benchmark_nab(
         return
     from rich.table import Table
 
-    profiles = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
+    profiles = list(scores)  # those the corpus defines (NAB's three unless profiles.json differs)
     table = Table(title="NAB scores (0 = no detections, 100 = perfect)", title_justify="left")
     table.add_column("detector")
     for p in profiles:
@@ -614,7 +615,7 @@ def benchmark_nab(
     for board_name, board in sorted(
         nab.PUBLISHED_BOARD.items(), key=lambda item: -item[1]["standard"]
     ):
-        table.add_row(board_name, *(f"{board[p]:.1f}" for p in profiles))
+        table.add_row(board_name, *(f"{board[p]:.1f}" if p in board else "–" for p in profiles))
     out.print(table)
 
 

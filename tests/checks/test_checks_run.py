@@ -166,7 +166,7 @@ def test_cli_check_json_exit_codes_and_history(tmp_path: Path) -> None:
     [
         (["check", "nope.yml"], "does not exist"),
         (["check", "{monitor}", "--at", "yesterday"], "--at must be an ISO timestamp"),
-        (["history", "unknown", "--store", "{store}"], "has no stored history"),
+        (["history", "unknown", "--store", "{store}"], "no history store at"),
     ],
 )
 def test_check_and_history_bad_input(tmp_path: Path, args: list[str], message: str) -> None:

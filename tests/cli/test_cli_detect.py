@@ -10,19 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from datacanary.cli import app
+from cli_helpers import assert_one_line_error, invoke
 from datacanary.demo.sample import orders
-
-runner = CliRunner()
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -153,14 +143,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
     make_path, extra, pattern = BAD_INPUTS[case]
     path = make_path(tmp_path)
     code, stdout, stderr = invoke("detect", str(path), *extra)
-    assert code == 2, (stdout, stderr)
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in stderr
-    import re
-
-    assert re.search(pattern, lines[0]), lines[0]
+    assert_one_line_error(code, stdout, stderr, pattern)
 
 
 def test_awkward_but_valid_input_still_works(tmp_path: Path) -> None:

@@ -227,7 +227,7 @@ def replay_history(
     from datacanary.store import open_store
 
     out: dict[tuple[str, str | None], list[Verdict]] = {}
-    with open_store(store or DEFAULT_STORE) as history_store:
+    with open_store(store or DEFAULT_STORE, read_only=True) as history_store:
         known = history_store.datasets()
         if dataset not in known:
             listed = ", ".join(known) if known else "none yet; run `datacanary check` first"

@@ -71,9 +71,18 @@ def load_odds(
     >>> X.shape, int(y.sum())
     ((50, 2), 5)
     """
-    with np.load(path) as data:
-        X = np.asarray(data["X"], dtype=np.float64)
-        y = np.asarray(data["y"]).astype(np.int64).ravel()
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in ("X", "y") if key not in data.files]
+            if missing:
+                raise InputError(
+                    f"{path}: an ODDS set needs arrays X and y; missing {', '.join(missing)} "
+                    f"(found: {', '.join(data.files) or 'none'})"
+                )
+            X = np.asarray(data["X"], dtype=np.float64)
+            y = np.asarray(data["y"]).astype(np.int64).ravel()
+    except (OSError, ValueError) as exc:  # not a .npz archive, or arrays that need pickle
+        raise InputError(f"{path}: not a readable ODDS .npz set ({exc})") from None
     if X.ndim != 2 or len(X) != len(y):
         raise InputError(
             f"{path}: expected X (rows x features) and y (rows); got {X.shape}, {y.shape}"
