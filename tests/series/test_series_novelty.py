@@ -212,7 +212,9 @@ def test_novelty_must_be_new_on_both_the_linear_and_the_log_scale() -> None:
 
 
 def test_novelty_rejects_bad_fatigue_parameters() -> None:
-    with pytest.raises(ConfigError, match="fatigue must be a number >= 0; got -1"):
+    with pytest.raises(ConfigError, match="fatigue must be a finite number >= 0; got -1"):
         make_series_detector("novelty", fatigue=-1)
+    with pytest.raises(ConfigError, match="fatigue must be a finite number >= 0; got inf"):
+        make_series_detector("novelty", fatigue=float("inf"))
     with pytest.raises(ConfigError, match="fatigue_half_life must be an integer >= 1; got 0"):
         make_series_detector("novelty", fatigue_half_life=0)

@@ -167,8 +167,9 @@ class NoveltyDetector(SeriesDetector):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be an integer >= 0; got {value!r}")
         fatigue = self.fatigue
-        if isinstance(fatigue, bool) or not isinstance(fatigue, (int, float)) or not fatigue >= 0:
-            raise ConfigError(f"fatigue must be a number >= 0; got {fatigue!r}")
+        number = isinstance(fatigue, (int, float)) and not isinstance(fatigue, bool)
+        if not (number and math.isfinite(fatigue) and fatigue >= 0):
+            raise ConfigError(f"fatigue must be a finite number >= 0; got {fatigue!r}")
         half_life = self.fatigue_half_life
         if not isinstance(half_life, int) or isinstance(half_life, bool) or half_life < 1:
             raise ConfigError(f"fatigue_half_life must be an integer >= 1; got {half_life!r}")
