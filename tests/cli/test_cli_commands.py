@@ -655,7 +655,8 @@ def test_odds_bad_input_exits_2_with_one_line(odds_dir: Path, tmp_path: Path, ca
 def test_odds_set_without_x_exits_2_with_one_line(tmp_path: Path) -> None:
     np.savez(tmp_path / "odd.npz", data=np.zeros((5, 2)))
     code, stdout, stderr = invoke("benchmark", "odds", "--data", str(tmp_path), "--methods", "mad")
-    assert_one_line_error(code, stdout, stderr, r"odd\.npz")
+    expected = r"odd\.npz: an ODDS set needs arrays X and y; missing X"
+    assert_one_line_error(code, stdout, stderr, expected)
 
 
 def test_odds_file_that_is_not_an_archive_exits_2_with_one_line(tmp_path: Path) -> None:

@@ -81,6 +81,8 @@ def load_odds(
                 )
             X = np.asarray(data["X"], dtype=np.float64)
             y = np.asarray(data["y"]).astype(np.int64).ravel()
+    except InputError:
+        raise
     except (OSError, ValueError) as exc:  # not a .npz archive, or arrays that need pickle
         raise InputError(f"{path}: not a readable ODDS .npz set ({exc})") from None
     if X.ndim != 2 or len(X) != len(y):
