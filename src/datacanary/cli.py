@@ -77,29 +77,13 @@ def _contamination(value: str) -> float | str:
 
 
 def _labels(frame: pd.DataFrame, column: str) -> Any:
-    """The label column as 0/1: numbers (non-zero), booleans, or words like 'outlier'/'yes'."""
-    import numpy as np
-    import pandas as pd
-
+    """The label column as 0/1 (see :func:`datacanary.evaluate.labels_from_column`)."""
     from datacanary.errors import ColumnNotFoundError
+    from datacanary.evaluate.metrics import labels_from_column
 
     if column not in frame.columns:
         raise ColumnNotFoundError.from_missing([column], frame.columns)
-    values = frame[column]
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        if values.isna().any():
-            raise InputError(f"label column {column!r} has missing values; fill or drop them")
-        return (values.astype(float) != 0).to_numpy(dtype=int)
-    words = values.astype(str).str.strip().str.lower()
-    positive = {"1", "true", "yes", "y", "outlier", "anomaly", "anomalous"}
-    negative = {"0", "false", "no", "n", "inlier", "normal"}
-    unknown = sorted(set(words) - positive - negative)
-    if unknown:
-        raise InputError(
-            f"label column {column!r} has values that are not labels: {', '.join(unknown[:5])}; "
-            "use 1/0, true/false or outlier/normal"
-        )
-    return np.asarray(words.isin(positive), dtype=int)
+    return labels_from_column(frame[column], column)
 
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:

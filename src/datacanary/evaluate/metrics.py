@@ -10,7 +10,7 @@ import numpy as np
 from datacanary.errors import InputError
 from datacanary.results import RowScores
 
-__all__ = ["evaluate_scores"]
+__all__ = ["evaluate_scores", "labels_from_column"]
 
 
 def evaluate_scores(
@@ -106,3 +106,35 @@ def evaluate_scores(
         "n_true": n_true,
         "n_flagged": int(flags.sum()),
     }
+
+
+def labels_from_column(values: Any, column: str) -> np.ndarray:
+    """A label column as 0/1: numbers (non-zero = anomaly), booleans, or words like 'outlier'.
+
+    Raises :class:`~datacanary.errors.InputError` for missing values and for words that are
+    not labels.
+
+    >>> import pandas as pd
+    >>> labels_from_column(pd.Series(["outlier", "normal", "Yes"]), "truth").tolist()
+    [1, 0, 1]
+    """
+    import pandas as pd
+
+    values = pd.Series(values)
+    if values.isna().any():
+        raise InputError(
+            f"label column {column!r} has {int(values.isna().sum()):,} missing values; "
+            "fill or drop them"
+        )
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return np.asarray(values.astype(float) != 0, dtype=int)
+    words = values.astype(str).str.strip().str.lower()
+    positive = {"1", "true", "yes", "y", "outlier", "anomaly", "anomalous"}
+    negative = {"0", "false", "no", "n", "inlier", "normal"}
+    unknown = sorted(set(words) - positive - negative)
+    if unknown:
+        raise InputError(
+            f"label column {column!r} has values that are not labels: {', '.join(unknown[:5])}; "
+            "use 1/0, true/false or outlier/normal"
+        )
+    return np.asarray(words.isin(positive), dtype=int)

@@ -157,7 +157,9 @@ def build_report(
     if label_column is not None:
         if label_column not in frame.columns:
             raise ColumnNotFoundError.from_missing([label_column], frame.columns)
-        labels = _labels(frame[label_column], label_column)
+        from datacanary.evaluate.metrics import labels_from_column
+
+        labels = labels_from_column(frame[label_column], label_column)
     sampled = len(frame) < total
     notes: list[str] = []
     if sampled:
@@ -461,29 +463,6 @@ def _overview(
 
 
 # ------------------------------------------------------------------------------- detection
-
-
-def _labels(values: pd.Series, column: str) -> np.ndarray:
-    """Labels as 0/1: numbers (non-zero = anomaly), booleans, or words like 'outlier'/'yes'."""
-    import pandas as pd
-
-    if values.isna().any():
-        raise InputError(
-            f"label column {column!r} has {int(values.isna().sum()):,} missing values; "
-            "fill or drop them"
-        )
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        return np.asarray(values.astype(float) != 0, dtype=int)
-    words = values.astype(str).str.strip().str.lower()
-    positive = {"1", "true", "yes", "y", "outlier", "anomaly", "anomalous"}
-    negative = {"0", "false", "no", "n", "inlier", "normal"}
-    unknown = sorted(set(words) - positive - negative)
-    if unknown:
-        raise InputError(
-            f"label column {column!r} has values that are not labels: {', '.join(unknown[:5])}; "
-            "use 1/0, true/false or outlier/normal"
-        )
-    return np.asarray(words.isin(positive), dtype=int)
 
 
 def _detection(
