@@ -22,24 +22,24 @@ __all__ = ["NoveltyDetector"]
 _UNIT = 0.02  # the alert level is sensitivity × this, in units of rarity × novelty
 
 
-class _Calibration:
-    """The novelties a scale has produced, for the conformal rarity of the next one."""
+class _SortedWindow:
+    """The last ``window`` numbers added (all when ``window`` is None), kept sorted."""
 
     def __init__(self, window: int | None) -> None:
         self.window = window
         self.arrived: deque[float] = deque()
         self.sorted: list[float] = []
 
-    def rarity(self, s: float) -> float:
-        """``−ln p``, p the share of past novelties at least ``s`` (with one pseudo-count)."""
-        at_least = len(self.sorted) - bisect.bisect_left(self.sorted, s)
-        return -math.log((at_least + 1) / (len(self.sorted) + 1))
-
-    def add(self, s: float) -> None:
-        self.arrived.append(s)
-        bisect.insort(self.sorted, s)
+    def add(self, x: float) -> None:
+        self.arrived.append(x)
+        bisect.insort(self.sorted, x)
         if self.window is not None and len(self.arrived) > self.window:
             del self.sorted[bisect.bisect_left(self.sorted, self.arrived.popleft())]
+
+    def rarity(self, s: float) -> float:
+        """``−ln p``, p the share of the numbers at least ``s`` (with one pseudo-count)."""
+        at_least = len(self.sorted) - bisect.bisect_left(self.sorted, s)
+        return -math.log((at_least + 1) / (len(self.sorted) + 1))
 
 
 class NoveltyDetector(SeriesDetector):
@@ -177,10 +177,9 @@ class NoveltyDetector(SeriesDetector):
             raise ConfigError(f"min_history must be an integer >= 2; got {self.min_history!r}")
 
     def _reset(self) -> None:
-        self._arrived: deque[float] = deque()  # values in arrival order (for the window)
-        self._sorted: list[float] = []  # the same values, sorted
-        self._linear = _Calibration(self.window)  # past novelties on the linear scale
-        self._log = _Calibration(self.window)  # ... and on the log scale
+        self._values = _SortedWindow(self.window)  # the values seen
+        self._linear = _SortedWindow(self.window)  # their novelties on the linear scale
+        self._log = _SortedWindow(self.window)  # ... and on the log scale
         self._sizes: list[float] = []  # |x| of the first values, sorted, until the scale is set
         self._log_unit = 1.0  # m in ±ln(1 + |x| / m)
         self._seen = 0  # values learned since the start (drives confidence and cooldown)
@@ -190,7 +189,7 @@ class NoveltyDetector(SeriesDetector):
         self._cache: tuple[float, int, float, float, float] | None = None  # x, seen, s, s', score
 
     def _size(self) -> int:
-        return len(self._sorted)
+        return len(self._values.sorted)
 
     # -- scoring ------------------------------------------------------------------------
 
@@ -199,7 +198,7 @@ class NoveltyDetector(SeriesDetector):
 
     def _novelties(self, x: float) -> tuple[float, float]:
         """Distance to the nearest value seen, as a share of the (trimmed) range, per scale."""
-        values = self._sorted
+        values = self._values.sorted
         n = len(values)
         if n < 2:
             return 0.0, 0.0
@@ -237,7 +236,7 @@ class NoveltyDetector(SeriesDetector):
             return cache[2], cache[3], cache[4]
         s, s_log = self._novelties(x)
         score = 0.0
-        if len(self._sorted) >= self.min_history:
+        if len(self._values.sorted) >= self.min_history:
             quiet = self._seen - self._last_alert <= self.cooldown
             if not quiet and self._on_side(x):
                 score = self._strength(s, s_log)
@@ -247,7 +246,7 @@ class NoveltyDetector(SeriesDetector):
     def _on_side(self, x: float) -> bool:
         if self.direction == "both":
             return True
-        median = self._sorted[len(self._sorted) // 2]
+        median = self._values.sorted[len(self._values.sorted) // 2]
         return x > median if self.direction == "up" else x < median
 
     def _score(self, x: float, band: Band) -> float:
@@ -272,7 +271,7 @@ class NoveltyDetector(SeriesDetector):
     def _learn(self, value: float, at: datetime | None) -> None:
         s, s_log, score = self._evaluate(value)
         self._note_alert(score)
-        if len(self._sorted) >= 2:
+        if len(self._values.sorted) >= 2:
             self._linear.add(s)
             self._log.add(s_log)
         self._insert(value)
@@ -298,12 +297,7 @@ class NoveltyDetector(SeriesDetector):
             bisect.insort(self._sizes, abs(value))
             median = self._sizes[len(self._sizes) // 2]
             self._log_unit = median if median > 0.0 else 1.0
-        self._arrived.append(value)
-        bisect.insort(self._sorted, value)
-        if self.window is not None:
-            while len(self._arrived) > self.window:
-                old = self._arrived.popleft()
-                del self._sorted[bisect.bisect_left(self._sorted, old)]
+        self._values.add(value)
         if count:
             self._seen += 1
         self._cache = None
@@ -311,7 +305,7 @@ class NoveltyDetector(SeriesDetector):
     # -- the band and the verdict ---------------------------------------------------------
 
     def _nearest(self, x: float) -> float:
-        values = self._sorted
+        values = self._values.sorted
         i = bisect.bisect_left(values, x)
         if i == 0:
             return values[0]
@@ -353,9 +347,9 @@ class NoveltyDetector(SeriesDetector):
         return far
 
     def _band(self, at: datetime | None) -> Band | None:
-        if len(self._sorted) < self.min_history:
+        if len(self._values.sorted) < self.min_history:
             return None
-        values = self._sorted
+        values = self._values.sorted
         low, high = values[0], values[-1]
         step = max(high - low, abs(high), 1.0) * 1e-3
         return (
