@@ -98,9 +98,9 @@ class NoveltyDetector(SeriesDetector):
     Notes
     -----
     Each value costs a few binary searches and insertions into sorted lists of at most
-    ``window`` values: about 10 µs, so NAB's 365,558 values take about 4 s of CPU. On NAB
+    ``window`` values: 9–18 µs, so NAB's 365,558 values take 3.4–6.5 s of CPU. On NAB
     the defaults score 74.2 / 68.2 / 78.5 (standard / low FP / low FN; 74.6 / 68.9 / 78.7
-    on files not used to choose them); see ``docs/nab.md``.
+    on the held-out half of the files, which was seen while tuning); see ``docs/nab.md``.
 
     Examples
     --------
