@@ -13,19 +13,24 @@ $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 
-$(VENV)/.installed-all: pyproject.toml | $(BIN)/uv
-	$(INSTALL) -e '.[all]'
+# the demo needs only the core package; extras are installed by the targets that use them
+$(VENV)/.installed-core: pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install --python $(BIN)/python -e .
+	touch $@
+
+$(VENV)/.installed-dagster: pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[dagster]' 'dagster-webserver>=1.9'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/uv
 	$(INSTALL) -e '.[dev]'
 	touch $@
 
-demo: $(VENV)/.installed-all
+demo: $(VENV)/.installed-core
 	$(BIN)/datacanary demo
 
 # materializes the example Dagster project for 14 days with injected incidents; no server
-dagster-demo: $(VENV)/.installed-all
+dagster-demo: $(VENV)/.installed-dagster
 	$(BIN)/python -m examples.dagster_project.demo
 
 # starts a local Kafka-protocol broker (Tansu, a dev dependency) and streams sample events
@@ -39,6 +44,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 
 test: lint
+	sh .ci/ensure-java.sh
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-dev

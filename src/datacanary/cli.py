@@ -9,9 +9,10 @@ commands so ``datacanary --help`` starts fast.
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -105,6 +106,8 @@ def _scored_frame(frame: pd.DataFrame, scores: RowScores) -> pd.DataFrame:
 
     result = frame.copy()
     result["anomaly_score"] = np.asarray(scores.scores, dtype=float)
+    if len(scores.p_values) == len(scores.scores):
+        result["p_value"] = np.asarray(scores.p_values, dtype=float)
     result["is_anomaly"] = np.asarray(scores.is_anomaly, dtype=bool)
     result["explanation"] = list(scores.explanations)
     return result
@@ -124,16 +127,29 @@ def detect(
         None, help="Column of known labels (1 = anomaly): evaluated against, never a feature."
     ),
     output: Path | None = typer.Option(None, help="Write rows + scores (.csv/.parquet/.jsonl)."),
-    plot: Path | None = typer.Option(None, help="Write a PNG: rows coloured by anomaly score."),
+    plot: Path | None = typer.Option(None, help="Write a PNG: the top rows and why."),
     top: int = typer.Option(20, min=0, help="How many top anomalies to show."),
     seed: int = typer.Option(0, help="Random seed."),
     format: str = typer.Option("table", help="table or json."),
+    fit_rows: int = typer.Option(
+        100_000, min=1, help="spark:: sources: rows of the seeded sample the detector is fitted on."
+    ),
 ) -> None:
     """Score every row of a table; higher anomaly_score = more anomalous."""
     from datacanary.detectors import TableDetector
-    from datacanary.sources import read_table
+    from datacanary.sources import read_table, resolve_source
 
     fmt = _format(format)
+    if resolve_source(data).kind == "spark":
+        detector = TableDetector(
+            method,
+            contamination=_contamination(contamination),
+            columns=_split(columns),
+            exclude=[*(_split(exclude) or []), *([label_column] if label_column else [])] or None,
+            random_state=seed,
+        )
+        _detect_spark(data, detector, fit_rows, seed, label_column, output, plot, top, fmt)
+        return
     frame = read_table(data)
     excluded = _split(exclude) or []
     y = None
@@ -157,10 +173,17 @@ def detect(
     if output is not None:
         _write_table(_scored_frame(frame, scores), output)
     if plot is not None:
-        from datacanary.report.plots import score_scatter
+        from datacanary.report.plots import top_rows_figure
 
-        matrix = detector.encoder_.transform(frame)
-        score_scatter(matrix, scores.scores, scores.is_anomaly, plot, title=f"{data} — {method}")
+        top_rows_figure(
+            frame,
+            scores.scores,
+            scores.is_anomaly,
+            list(scores.explanations),
+            plot,
+            threshold=scores.threshold,
+            title=f"{data} — the most anomalous rows and why ({method})",
+        )
     if fmt == "json":
         out.print_json(data=_detect_json(frame, scores, top, evaluation, output, plot), indent=None)
         return
@@ -168,6 +191,62 @@ def detect(
     for label, path in (("scored rows", output), ("plot", plot)):
         if path is not None:
             out.print(f"Wrote {label} to {path}")
+
+
+def _detect_spark(
+    data: str,
+    detector: Any,
+    fit_rows: int,
+    seed: int,
+    label_column: str | None,
+    output: Path | None,
+    plot: Path | None,
+    top: int,
+    fmt: str,
+) -> None:
+    """Fit on a seeded sample (through Arrow), score every row on the executors."""
+    from datacanary.sources import sample_table, score_spark
+
+    if plot is not None:
+        raise ConfigError("--plot needs the rows on this machine; it is not available for spark::")
+    with _spinner(f"Fitting on a sample of {data}", enabled=fmt == "table"):
+        sample, _ = sample_table(data, fit_rows, seed=seed)
+        detector.fit(sample)
+    with _spinner(f"Scoring {data} on Spark", enabled=fmt == "table"):
+        summary = score_spark(
+            data, detector, output=output, label_column=label_column, top=top,
+            fitted_rows=len(sample),
+        )  # fmt: skip
+    payload = {
+        "engine": "spark",
+        "rows": summary.rows,
+        "fitted_rows": summary.fitted_rows,
+        "method": summary.method,
+        "threshold": summary.threshold,
+        "anomalies": summary.anomalies,
+        "features": summary.features,
+        "dropped_columns": summary.dropped_columns,
+        "top": summary.top,
+        "evaluation": summary.evaluation,
+        "output": summary.output,
+        "plot": None,
+    }
+    if fmt == "json":
+        out.print_json(data=payload, indent=None, default=str)
+        return
+    share = summary.anomalies / summary.rows if summary.rows else 0.0
+    out.print(
+        f"[bold]{data}[/]: {summary.rows:,} rows scored on Spark with [bold]{summary.method}[/] "
+        f"(fitted on {summary.fitted_rows:,}); [bold]{summary.anomalies:,}[/] anomalies "
+        f"({share:.1%}, anomaly_score > {summary.threshold:.3g})"
+    )
+    for row in summary.top:
+        flagged = "yes" if row["is_anomaly"] else ""
+        out.print(f"  {row['anomaly_score']:.3f} {flagged:3} {row['explanation'] or ''}")
+    if summary.evaluation is not None:
+        _print_evaluation(summary.evaluation)
+    if summary.output:
+        out.print(f"Wrote scored rows to {summary.output}")
 
 
 def _format(value: str) -> str:
@@ -209,14 +288,16 @@ def _detect_json(
     return {
         "rows": len(frame),
         "method": scores.method,
-        "threshold": float(scores.threshold),
+        "threshold": _finite(scores.threshold),
         "anomalies": scores.n_anomalies,
+        "rule": scores.rule,
         "features": list(scores.features),
         "dropped_columns": dict(scores.dropped_columns),
         "top": [
             {
                 "row": i,
                 "anomaly_score": float(scores.scores[i]),
+                "p_value": _p_value(scores, i),
                 "is_anomaly": bool(scores.is_anomaly[i]),
                 "explanation": scores.explanations[i],
             }
@@ -226,6 +307,14 @@ def _detect_json(
         "output": str(output) if output else None,
         "plot": str(plot) if plot else None,
     }
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _p_value(scores: RowScores, i: int) -> float | None:
+    return float(scores.p_values[i]) if len(scores.p_values) > i else None
 
 
 def _print_detect(
@@ -241,21 +330,27 @@ def _print_detect(
     share = scores.n_anomalies / n if n else 0.0
     out.print(
         f"[bold]{data}[/]: {n:,} rows scored with [bold]{scores.method}[/] on "
-        f"{len(scores.features)} features; [bold]{scores.n_anomalies:,}[/] anomalies "
+        f"{len(scores.features)} feature{'' if len(scores.features) == 1 else 's'}; "
+        f"[bold]{scores.n_anomalies:,}[/] anomalies "
         f"({share:.1%}, anomaly_score > {scores.threshold:.3g})"
     )
+    if scores.rule:
+        out.print(f"  {scores.rule}")
     for column, reason in scores.dropped_columns.items():
         out.print(f"  left out [cyan]{column}[/]: {reason}")
     if top and n:
         table = Table(title=f"Top {min(top, n)} rows by anomaly score", title_justify="left")
         table.add_column("row", justify="right")
         table.add_column("anomaly_score", justify="right")
+        table.add_column("p_value", justify="right")
         table.add_column("flagged")
         table.add_column("why (columns that stand out)")
         for i in _top_rows(scores, top):
             flagged = "yes" if scores.is_anomaly[i] else ""
             explanation = scores.explanations[i] or ""
-            table.add_row(str(i), f"{scores.scores[i]:.3f}", flagged, explanation)
+            p = _p_value(scores, i)
+            p_text = "" if p is None else f"{p:.2g}"
+            table.add_row(str(i), f"{scores.scores[i]:.3f}", p_text, flagged, explanation)
         out.print(table)
     if evaluation is not None:
         _print_evaluation(evaluation)
@@ -297,7 +392,7 @@ def profile(
 def _print_profile(source: str, result: Any) -> None:
     from rich.table import Table
 
-    from datacanary.results import format_number
+    from datacanary.results import format_duration, format_number
 
     data = result.to_dict()
     out.print(
@@ -328,7 +423,7 @@ def _print_profile(source: str, result: Any) -> None:
             str(stats.get("earliest") or "")[:16] if temporal else cell(stats, low),
             str(stats.get("latest") or "")[:16] if temporal else cell(stats, high),
             cell(stats, "mean_length" if text else "mean"),
-            f"{format_number(fresh)} s" if isinstance(fresh, (int, float)) else "",
+            format_duration(fresh) if isinstance(fresh, (int, float)) else "",
         )
     out.print(table)
     exactness = "exact" if data.get("exact_distinct") else "approximate"
@@ -345,17 +440,38 @@ def check(
         None, help="History store: a DuckDB file path or a postgresql:// URL (overrides the file)."
     ),
     at: str | None = typer.Option(
-        None, help="Record this run at an ISO timestamp (backfill or replay); default now."
+        None,
+        help="Record this run at an ISO timestamp (backfill or replay; naive means UTC); "
+        "default now. A run already recorded at that instant is replaced.",
+    ),
+    partition: str | None = typer.Option(
+        None, help="The partition this run measured (a run is dataset, at and partition)."
+    ),
+    store_wait: float | None = typer.Option(
+        None,
+        "--store-wait",
+        help="Seconds to wait for a DuckDB store another check is writing "
+        "(default $DATACANARY_STORE_WAIT, else 60).",
     ),
     format: str = typer.Option("table", help="table or json."),
 ) -> None:
-    """Compute the monitored metrics, record them, and judge each against its history."""
+    """Compute the monitored metrics, record them, and judge each against its history.
+
+    Exit 0 when everything passed, 1 when a value is anomalous, 2 when a dataset could not
+    be checked (every dataset is still checked, printed and alerted) or on bad input.
+    """
     from datacanary.checks import load_monitor, run_monitor
+    from datacanary.results import Status
 
     fmt = _format(format)
     monitor = load_monitor(config)
     when = _parse_at(at)
-    results, delivery = run_monitor(monitor, store=store, at=when)
+    if store_wait is not None and not store_wait >= 0:
+        raise ConfigError(f"--store-wait must be a number of seconds >= 0; got {store_wait!r}")
+    results, delivery = run_monitor(
+        monitor, store=store, at=when, partition=partition, store_wait=store_wait
+    )
+    errored = any(v.status is Status.ERROR for r in results for v in r.verdicts)
     if fmt == "json":
         payload = {
             "observed_at": when.isoformat() if when else None,
@@ -367,6 +483,8 @@ def check(
     else:
         _print_results(results)
         _print_delivery(delivery)
+    if errored:
+        raise typer.Exit(2)
     if not all(r.passed for r in results):
         raise typer.Exit(1)
 
@@ -380,7 +498,9 @@ def _parse_at(at: str | None) -> datetime | None:
         raise ConfigError(
             f"--at must be an ISO timestamp such as 2026-11-23T06:00:00; got {at!r}"
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    from datacanary.results import as_utc
+
+    return as_utc(when)  # naive means UTC, as everywhere in datacanary
 
 
 _STATUS_STYLE = {
@@ -422,7 +542,7 @@ def _print_results(results: list[CheckResult]) -> None:
         out.print(table)
         for v in result.verdicts:
             if not v.passed:
-                out.print(f"  [bold red]✗[/] {v.message}")
+                out.print(f"  [bold red]✗[/] {v.message}", soft_wrap=True)
         learning = [v for v in result.verdicts if v.status.value == "insufficient_history"]
         if learning:
             out.print(

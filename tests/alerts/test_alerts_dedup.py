@@ -4,7 +4,13 @@ import asyncio
 import io
 import json
 import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,10 +18,13 @@ from datacanary.alerts import (
     Alert,
     AlertDispatcher,
     MemoryAlertState,
+    PostgresAlertState,
     Severity,
+    SqliteAlertState,
     StdoutSink,
     build_sink,
 )
+from datacanary.alerts._dedup import Decision
 from datacanary.errors import ConfigError
 from datacanary.results import CheckResult, Verdict
 
@@ -195,3 +204,103 @@ def test_alerts_check_results_dispatch_anomalies_and_skip_insufficient_history(
     assert record.levelno == logging.WARNING
     assert record.getMessage().startswith("[WARNING · orders · row_count] row_count 12 is below")
     assert record.alert["key"] == "orders:row_count"  # type: ignore[attr-defined]
+
+
+# -- claims: of several runners seeing one failure, exactly one delivers ------------------------
+
+
+def _states(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[], Any]:
+    """A factory of state objects that share one memory (as runners do)."""
+    if kind == "sqlite":
+        return lambda: SqliteAlertState(tmp_path / "alert-state.sqlite")
+    url = str(request.getfixturevalue("fresh_postgres_url"))
+    return lambda: PostgresAlertState(url)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_alerts_dedup_simultaneous_dispatchers_page_once(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    new_state = _states(kind, tmp_path, request)
+    clock = Clock()
+    outs = [io.StringIO() for _ in range(8)]
+    dispatchers = [
+        AlertDispatcher([StdoutSink(format="json", stream=o)], state=new_state(), clock=clock)
+        for o in outs
+    ]
+    barrier = threading.Barrier(8)
+
+    def run(dispatcher: AlertDispatcher) -> Any:
+        barrier.wait()
+        return dispatcher.dispatch([failing()])
+
+    with ThreadPoolExecutor(8) as pool:
+        reports = list(pool.map(run, dispatchers))
+    assert sum(len(r.delivered) for r in reports) == 1
+    assert sum(len(o.getvalue().splitlines()) for o in outs) == 1
+    reasons = sorted({s.reason for r in reports for s in r.suppressed})
+    assert set(reasons) <= {"being delivered by another runner", "paged 0 s ago; cooldown 1 d"}
+    assert sum(len(r.suppressed) for r in reports) == 7
+    # the winner marked it delivered and let go: a later runner is suppressed by the cooldown
+    later = AlertDispatcher([StdoutSink(stream=io.StringIO())], state=new_state(), clock=clock)
+    assert [s.reason for s in later.dispatch([failing()]).suppressed] == [
+        "paged 0 s ago; cooldown 1 d"
+    ]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_alerts_dedup_a_crashed_claim_is_taken_over_after_its_timeout(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    new_state = _states(kind, tmp_path, request)
+    clock = Clock()
+    crashed = new_state()
+    decision = crashed.claim(
+        "stdout",
+        "orders:row_count",
+        lambda previous: Decision("send", Alert.from_verdict(failing()), None),
+        now=clock(),
+        token="crashed-runner",
+        ttl=timedelta(seconds=60),
+    )
+    assert decision is not None and decision.action == "send"  # then it dies, claim held
+    dispatcher, out = make(clock, state=new_state(), claim_timeout=60)
+    blocked = dispatcher.dispatch([failing()])
+    assert [s.reason for s in blocked.suppressed] == ["being delivered by another runner"]
+    assert out.getvalue() == ""
+    clock.advance(seconds=61)
+    taken = dispatcher.dispatch([failing()])
+    assert len(taken.delivered) == 1 and len(lines(out)) == 1
+
+
+def test_alerts_dedup_a_failed_delivery_releases_its_claim(tmp_path: Path) -> None:
+    clock = Clock()
+    state_path = tmp_path / "alert-state.sqlite"
+    down = build_sink({"type": "webhook", "url": "http://127.0.0.1:9/hook", "retries": 0})
+    failed = AlertDispatcher([down], state_path=state_path, clock=clock, time_limit=5)
+    report = failed.dispatch([failing()])
+    assert len(report.failed) == 1 and report.delivered == []
+    out = io.StringIO()
+    up = StdoutSink(stream=out)
+    up.name = down.name  # the same sink, back up
+    retry = AlertDispatcher([up], state_path=state_path, clock=clock)
+    assert len(retry.dispatch([failing()]).delivered) == 1  # not blocked by a stale claim
+
+
+def test_alerts_dedup_a_state_file_from_before_claims_keeps_working(tmp_path: Path) -> None:
+    path = tmp_path / "alert-state.json"  # an old file, named as datacanary 0.x named it
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE alert_state (sink TEXT NOT NULL, key TEXT NOT NULL, firing INTEGER "
+            "NOT NULL, notified INTEGER NOT NULL, severity TEXT NOT NULL, last_sent_at TEXT, "
+            "resolvable INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (sink, key))"
+        )
+        db.execute(
+            "INSERT INTO alert_state VALUES ('stdout', 'orders:row_count', 1, 1, 'warning', "
+            "'2024-05-01T05:30:00.000000+00:00', 1)"
+        )
+    db.close()
+    dispatcher, _ = make(Clock(), state_path=path)
+    assert [s.reason for s in dispatcher.dispatch([failing()]).suppressed] == [
+        "paged 30 min ago; cooldown 1 h"
+    ]

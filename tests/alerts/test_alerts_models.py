@@ -57,7 +57,11 @@ def test_alerts_from_row_key_is_entity_or_explained_columns() -> None:
     assert by_reason.key == "orders:row:amount,country"
     assert Alert.from_row("orders", record, 0.93).key == "orders:row:*"
     assert not by_reason.resolvable and by_reason.firing
-    assert by_reason.sentence.startswith("orders row {country=NZ, amount=9,900,000, order_id=42}")
+    # fields in the record's order in every alert, ids without thousands separators
+    assert by_reason.sentence.startswith("orders row {order_id=42, amount=9,900,000, country=NZ}")
+    assert Alert.from_row("orders", {**record, "order_id": 2183}, 0.9).sentence.startswith(
+        "orders row {order_id=2183, amount=9,900,000, country=NZ}"
+    )
     with pytest.raises(ConfigError, match="key_columns \\['id'\\] are not in the row"):
         Alert.from_row("orders", record, 0.9, key_columns=["id"])
 

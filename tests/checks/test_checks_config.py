@@ -26,7 +26,7 @@ def test_minimal_monitor_file_works_and_resolves_sources_beside_it(tmp_path: Pat
     (dataset,) = config.datasets
     assert dataset.source == str(tmp_path / "data" / "orders.parquet")
     assert [m.name for m in dataset.metrics] == ["row_count", "null_fraction"]
-    assert config.detector_for(dataset, dataset.metrics[0]).name == "mad"
+    assert config.detector_for(dataset, dataset.metrics[0]).name == "auto"
 
 
 def test_urls_and_absolute_paths_are_left_alone(tmp_path: Path) -> None:

@@ -55,14 +55,57 @@ def test_numbers_are_robust_scaled() -> None:
     np.testing.assert_allclose(column, (frame["x"] - 3.0) / scale)
 
 
-def test_missing_values_get_an_indicator_and_the_median() -> None:
+def test_missing_values_get_an_indicator_weighted_by_surprise_and_the_median() -> None:
     frame = pd.DataFrame({"x": [1.0, None, 3.0, 5.0], "flag": pd.array([True, None, False, True])})
     encoder = TableEncoder().fit(frame)
     assert encoder.feature_names_ == ["x", "x:missing", "flag", "flag:missing"]
     matrix = encoder.transform(frame)
-    assert matrix[1].tolist() == [0.0, 1.0, 1.0, 1.0]  # median, missing, mode, missing
+    weight = np.log(5 / 2)  # -log of the smoothed null share (1 + 1) / (4 + 1)
+    np.testing.assert_allclose(matrix[1], [0.0, weight, 1.0, weight])  # median, mode
     unseen_null = encoder.transform(pd.DataFrame({"x": [None], "flag": [None]}))
     assert np.all(np.isfinite(unseen_null))
+
+
+def test_a_common_null_weighs_less_than_a_rare_one_and_a_never_seen_one_most() -> None:
+    n = 1000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({c: rng.normal(size=n) for c in ("often", "rarely", "never")})
+    frame.loc[: n * 0.3 - 1, "often"] = np.nan  # 30 % null
+    frame.loc[:9, "rarely"] = np.nan  # 1 % null
+    encoder = TableEncoder().fit(frame)
+    assert encoder.feature_names_ == ["often", "often:missing", "rarely", "rarely:missing", "never"]
+    new = pd.DataFrame({"often": [np.nan], "rarely": [np.nan], "never": [np.nan]})
+    often, _, rarely, never = encoder.transform(new)[0, [1, 0, 3, 4]]
+    assert 1.0 < often < 1.5 < 4.0 < rarely < 5.0 < never == pytest.approx(np.log(n + 1))
+
+
+def test_bounds_point_masses_and_relations_are_learned_from_training_rows() -> None:
+    rng = np.random.default_rng(1)
+    n = 1000
+    quantity = rng.geometric(0.4, n)
+    price = rng.lognormal(3, 0.4, n).round(2)
+    frame = pd.DataFrame(
+        {
+            "quantity": quantity,
+            "price": price,
+            "total": (quantity * price).round(2),
+            "discount": np.where(rng.random(n) < 0.7, 0.0, rng.uniform(0.05, 0.2, n)),
+        }
+    )
+    encoder = TableEncoder().fit(frame)
+    assert encoder.feature_names_[-1] == "total:quantity*price"
+    scales = {p.column: p.values for p in encoder.plans_}
+    assert scales["quantity"].floor == 1.0 and scales["price"].floor == 0.0
+    assert scales["discount"].mass == 0.0 and scales["discount"].off_share == pytest.approx(
+        np.mean(frame["discount"] > 0)
+    )
+    new = pd.DataFrame({"quantity": [2, -1, 2], "price": [10.0, 10.0, 10.0],
+                        "total": [20.0, -10.0, 35.0], "discount": [0.0, 0.1, 0.9]})  # fmt: skip
+    matrix = encoder.transform(new)
+    assert abs(matrix[0]).max() < 2  # an ordinary order
+    assert matrix[1, 0] < -5  # below the floor: a jump of -log(1 / 1001) plus the distance
+    assert matrix[2, -1] > 100  # 35 is not 2 x 10: far off a relation that always held
+    assert matrix[0, 3] == 0.0 and 1 < matrix[1, 3] < 4 < 10 < matrix[2, 3]  # discount
 
 
 def test_categories_one_hot_or_frequency_and_unseen_values() -> None:

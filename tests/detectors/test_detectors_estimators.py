@@ -18,7 +18,7 @@ from datacanary.detectors import (
     threshold_from_scores,
 )
 from datacanary.detectors._neighbors import TREE_MAX_FEATURES
-from datacanary.detectors._threshold import check_contamination
+from datacanary.detectors._threshold import Calibration, check_contamination
 from datacanary.errors import ConfigError, NotEnoughDataError
 
 BUILTIN = ["auto", "ecod", "iforest", "knn", "lof", "mad", "ocsvm", "zscore"]
@@ -43,8 +43,14 @@ def test_sign_convention_is_one_flip(method: str) -> None:
     np.testing.assert_array_equal(
         detector.predict(X), np.where(anomaly > detector.threshold_, -1, 1)
     )
-    np.testing.assert_allclose(detector.anomaly_scores_, anomaly)  # training rows scored as new
+    # fit_predict judges the training rows by their honest scores, predict scores rows as new
+    np.testing.assert_array_equal(
+        detector.fit_predict(X), np.where(detector.anomaly_scores_ > detector.threshold_, -1, 1)
+    )
     assert roc_auc_score(y, anomaly) > 0.99  # higher = more anomalous
+    assert roc_auc_score(y, detector.anomaly_scores_) > 0.99
+    with pytest.raises(ValueError):
+        detector.predict(X[:, :2])  # malformed input, as scikit-learn's check_outliers_train
 
 
 @pytest.mark.parametrize("method", BUILTIN)
@@ -54,14 +60,13 @@ def test_contamination_fraction_flags_that_share(method: str) -> None:
     assert np.sum(labels == -1) == 20
 
 
-def test_auto_threshold_is_median_plus_three_robust_sigmas() -> None:
-    scores = np.r_[np.linspace(0, 1, 101), 50.0]
-    median = np.median(scores)
-    mad = np.median(np.abs(scores - median))
-    assert threshold_from_scores(scores) == pytest.approx(median + 3 * 1.4826 * mad)
-    assert threshold_from_scores(np.full(10, 3.0)) == 3.0  # all tied: nothing above it
-    tied = np.r_[np.zeros(90), np.full(10, 5.0)]  # MAD = 0: mean absolute deviation instead
-    assert 0 < threshold_from_scores(tied) < 5.0
+def test_auto_threshold_is_the_score_at_p_one_in_a_thousand() -> None:
+    scores = np.random.default_rng(0).exponential(size=5000)
+    threshold = threshold_from_scores(scores)
+    p = Calibration(scores).p_values([threshold - 1e-9, threshold + 1e-9])
+    assert p[0] >= 0.001 > p[1]  # anomaly_score > threshold  <=>  p < 0.001
+    assert threshold_from_scores(np.full(500, 3.0)) == np.inf  # all tied: nothing is flagged
+    assert threshold_from_scores(scores, 0.05) == pytest.approx(np.percentile(scores, 95))
 
 
 @pytest.mark.parametrize("bad", [0, 0.0, 0.6, -0.1, 1, "0.1", "AUTO", True, float("nan"), None])

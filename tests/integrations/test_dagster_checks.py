@@ -33,8 +33,9 @@ def _meta(evaluation: Any) -> dict[str, Any]:
 
 
 def _band(method: str, history: Sequence[float], **params: Any) -> tuple[float, float]:
-    """The band datacanary's detector expects after ``history`` (computed independently)."""
-    expected = make_series_detector(method, **params).fit(history).expected()
+    """The band datacanary's detector expects after ``history`` (computed independently),
+    clipped to what a row count can be."""
+    expected = make_series_detector(method, **params).fit(history).expected(metric="row_count")
     assert expected is not None
     low, high = expected
     assert low is not None and high is not None
@@ -94,7 +95,8 @@ def test_dagster_spike_fails_with_band_and_sentence(instance: Any) -> None:
     assert meta["expected_high"] == pytest.approx(high)
     assert meta["value"] == 5000
     assert meta["history_size"] == 4
-    assert meta["min_history"] == 3
+    assert "min_history" not in meta  # a setting, not a measurement to chart over time
+    assert "at least" not in meta["rule"] and "judged once 3 are known" in meta["rule"]
     assert meta["detector"] == "mad"
     assert meta["detector_params"]["min_history"] == 3
     assert meta["status"] == "anomaly"
@@ -309,3 +311,26 @@ def test_dagster_bad_definitions_fail_when_built(kwargs: dict[str, Any], message
     with pytest.raises(ConfigError) as error:
         build_anomaly_checks(**arguments)
     assert message in str(error.value)
+
+
+def test_dagster_check_metadata_is_typed_for_the_ui(instance: Any) -> None:
+    """Rounded floats, the sentence as text, the band as numbers; no constant as a number."""
+    orders, state = _counting_asset("typed_orders")
+    checks = build_anomaly_checks(assets=[orders], method="mad", min_history=3)
+    for rows in (1000, 1013, 987, 1004, 1500):
+        state["rows"] = rows
+        evaluations, _ = _run([orders, *checks], instance)
+    metadata = evaluations["row_count_anomaly"].metadata
+    kinds = {key: type(value).__name__ for key, value in metadata.items()}
+    assert kinds["value"] == "IntMetadataValue" and metadata["value"].value == 1500
+    for key in ("expected_low", "expected_high", "score"):
+        assert kinds[key] in ("FloatMetadataValue", "IntMetadataValue")
+        number = metadata[key].value
+        assert number == float(f"{number:.4g}")  # four significant digits, for display
+    assert kinds["message"] == kinds["status"] == kinds["detector"] == "TextMetadataValue"
+    assert kinds["rule"] == "TextMetadataValue" and kinds["expected_band"] == "JsonMetadataValue"
+    band = metadata["expected_band"].value
+    assert band == {"low": metadata["expected_low"].value, "high": metadata["expected_high"].value}
+    # the only numbers Dagster charts run after run are measurements
+    numeric = {k for k, v in kinds.items() if v in ("IntMetadataValue", "FloatMetadataValue")}
+    assert numeric == {"value", "expected_low", "expected_high", "score", "history_size"}

@@ -71,7 +71,7 @@ def test_dagster_outlier_check_per_partition_through_the_io_manager(instance: An
         "outliers, above the allowed 10.00%; the most anomalous is row "
     )
     table = meta["top_rows"].splitlines()
-    assert table[0].startswith("| row | score | stands out on | quantity |")
+    assert table[0].startswith("| row | score | p-value | stands out on | quantity |")
     assert len(table) == 2 + 5  # header, rule and the top five rows
     assert all("amount" in line for line in table[2:])  # each explained by its amount
 

@@ -14,7 +14,6 @@ import pytest
 
 from datacanary.errors import ColumnNotFoundError, ConfigError, InputError, SourceNotFoundError
 from datacanary.report import Report, build_report, write_report
-from datacanary.report._sections import robust_fences
 
 DATASETS = Path(
     os.environ.get("DATACANARY_DATASETS")
@@ -124,15 +123,18 @@ def test_report_of_a_mixed_table_with_missing_values_and_timestamps(tmp_path: Pa
     by_name = {c.name: c for c in report.columns}
     amount = by_name["amount"]
     assert amount.stats["null_count"] == int(frame["amount"].isna().sum())
-    fences = robust_fences(frame["amount"].dropna())
-    assert fences is not None and amount.fences == pytest.approx(fences)
-    expected = int(((frame["amount"] < fences[0]) | (frame["amount"] > fences[1])).sum())
-    assert amount.outliers == expected >= 3
-    assert by_name["quantity"].outliers is None or by_name["quantity"].outliers == 0
+    d = report.detection
+    assert d is not None
+    # one notion of an outlier: a column counts the flagged rows whose explanation names it
+    named = sum(1 for row in d.top_rows if row["is_anomaly"] and "amount" in row["explanation"])
+    assert amount.flagged_rows == d.flagged_by_column.get("amount", 0) >= named
+    assert sum(c.flagged_rows or 0 for c in report.columns) >= d.n_anomalies > 0
     assert by_name["country"].top_values[0][1] == int(frame["country"].value_counts().iloc[0])
     earliest = pd.Timestamp(by_name["created_at"].stats["min"])
     assert abs(earliest - frame["created_at"].min().tz_localize("UTC")) < pd.Timedelta("1ms")
-    assert all(c.image is not None for c in report.columns)
+    # an identifier gets no histogram (its ticks all read "70M"); every other column a plot
+    assert by_name["order_id"].image is None
+    assert all(c.image is not None for c in report.columns if c.name != "order_id")
 
     assert report.timestamp_column == "created_at"
     assert [i.alt for i in report.trends] == [
@@ -146,7 +148,11 @@ def test_report_of_a_mixed_table_with_missing_values_and_timestamps(tmp_path: Pa
     _self_contained(html)
     assert "&lt;b&gt;ES&lt;/b&gt;" in html and "<b>ES</b>" not in html  # data is escaped
     assert 'id="trends"' in html and "identifier-like" in html
-    assert f"{expected:,} outliers" in html
+    assert "outliers" not in html  # no per-column badge beside the flagged rows
+    assert f"{amount.flagged_rows:,} flagged row" in html and "one notion of an outlier" in html
+    ids = [row["values"]["order_id"] for row in d.top_rows if row["values"].get("order_id")]
+    assert any(i >= 1000 for i in ids)
+    assert all(f">{i}<" in html for i in ids if i >= 1000)  # ids without thousands separators
 
 
 def test_report_of_a_one_column_table(tmp_path: Path) -> None:
@@ -180,11 +186,6 @@ def test_a_large_table_is_sampled_for_pictures_and_counted_in_full(tmp_path: Pat
     assert o.duplicate_rows == int(series.duplicated().sum())  # counted in the engine, all rows
     assert any("sample of 2,000 of its 10,320 rows" in n for n in report.notes)
     value = next(c for c in report.columns if c.name == "value")
-    assert value.fences is not None
-    low, high = value.fences
-    everywhere = int(((series.value < low) | (series.value > high)).sum())
-    assert value.outliers == everywhere  # fences from the sample, counted over every row
-    assert "counted over every row" in value.outlier_rule
     assert value.stats["mean"] == pytest.approx(series.value.mean())
     assert report.detection is not None and report.detection.scored_rows == 2000
     assert report.detection.top_rows[0]["row"] is None  # sample positions mean nothing
@@ -314,6 +315,72 @@ def test_report_of_a_postgres_table_counts_in_postgres(fresh_postgres_url: str) 
     assert o.types["created"] == "datetime" and o.types["paid"] == "boolean"
     assert o.missing_cells == 1 + 101  # the NaN amount, every third country (one duplicated)
     amount = next(c for c in report.columns if c.name == "amount")
-    assert amount.outliers == 2 and amount.stats["null_count"] == 1
+    assert amount.stats["null_count"] == 1 and amount.flagged_rows is not None
     assert report.detection is not None and report.trends
     assert report.title == "Data report: public.orders"
+
+
+MONITOR = """\
+store: history.duckdb
+datasets:
+  - name: orders
+    source: data/orders.parquet
+    metrics:
+      - row_count
+      - null_fraction: {columns: [amount, country]}
+      - schema
+    detector: {name: mad, min_history: 3}
+"""
+
+
+def test_report_shows_every_verdict_the_check_printed(tmp_path: Path) -> None:
+    """Schema changes and "cannot be computed" errors included, the monitor's metrics only."""
+    from datacanary.checks import load_monitor, run_monitor
+
+    (tmp_path / "data").mkdir()
+    config_file = tmp_path / "monitor.yml"
+    config_file.write_text(MONITOR, encoding="utf-8")
+    config = load_monitor(config_file)
+    rng = np.random.default_rng(2)
+    printed: dict[datetime, list[str]] = {}
+    start = datetime(2026, 10, 1, 6, tzinfo=timezone.utc)
+    for day in range(8):
+        frame = pd.DataFrame(
+            {
+                "amount": rng.normal(50, 5, 200),
+                "country": rng.choice(["DE", "FR"], 200),
+            }
+        )
+        if day == 6:  # renamed upstream for one load
+            frame = frame.rename(columns={"amount": "amount_eur"})
+        frame.to_parquet(tmp_path / "data" / "orders.parquet", index=False)
+        at = start + timedelta(days=day)
+        results, _ = run_monitor(config, at=at, store=tmp_path / "history.duckdb")
+        printed[at] = [v.message for r in results for v in r.verdicts]
+
+    import contextlib
+
+    with contextlib.chdir(tmp_path):
+        report = build_report(tmp_path / "data" / "orders.parquet", store="history.duckdb")
+    h = report.history
+    assert h is not None and h.checks
+    newest = h.checks[0]
+    assert newest.latest and newest.observed_at == max(printed)
+    assert sorted(text for _, text in newest.verdicts) == sorted(printed[max(printed)])
+    renamed = next(c for c in h.checks if c.observed_at == start + timedelta(days=6))
+    said = [text for _, text in renamed.verdicts]
+    failing_then = [
+        m for m in printed[renamed.observed_at] if "cannot be computed" in m or "changed" in m
+    ]
+    assert failing_then and all(m in said for m in failing_then)
+    assert any("column 'amount_eur' (DOUBLE) was added" in m for m in said)
+    assert [s for s in said if "cannot be computed" in s] == [
+        "null_fraction of amount cannot be computed: orders has no column 'amount' any more "
+        "(renamed or dropped upstream?)"
+    ]
+    assert "schema: first run, nothing to compare yet" in printed[start]  # not "schema none"
+    # only the monitor's own metrics: no column_count/schema_hash series, no extra metric
+    subjects = {m.subject for m in h.metrics}
+    assert subjects == {"row_count", "null_fraction of amount", "null_fraction of country"}
+    html = report.to_html()
+    assert 'id="checks"' in html and "was added" in html and "cannot be computed" in html

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 from PIL import Image
@@ -15,64 +16,71 @@ from datacanary.report import plots
 from datacanary.results import Verdict
 
 
-def _blobs(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _orders(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """Orders where row 7's amount and row 9's country stand out; scores to match."""
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    X[:5] += 8.0  # five far-away rows
-    scores = np.linalg.norm(X, axis=1)
-    return X, scores, scores > np.sort(scores)[-6]
+    frame = pd.DataFrame(
+        {
+            "amount": rng.normal(50, 5, n),
+            "items": rng.integers(1, 5, n),
+            "country": rng.choice(["DE", "FR"], n),
+        }
+    )
+    frame.loc[7, "amount"] = 900.0
+    frame.loc[9, "country"] = "NZ"
+    scores = rng.uniform(0, 1, n)
+    scores[7], scores[9] = 640.0, 12.0  # the real range reaches far above the rest
+    why = [""] * n
+    why[7] = "amount (+170σ)"
+    why[9] = "country (rare: 0.3%), amount (+0.2σ)"
+    return frame, scores, why
 
 
-def test_score_scatter_projects_many_features_on_principal_components() -> None:
-    X, scores, flagged = _blobs(300, 6)
-    fig = plots.score_scatter(X, scores, flagged, title="blobs")
-    ax = fig.axes[0]
-    assert ax.get_title() == "blobs"
-    assert ax.get_xlabel().startswith("PC1 (") and ax.get_ylabel().startswith("PC2 (")
-    points, rings = ax.collections[:2]
-    assert len(points.get_offsets()) == 300
-    assert len(rings.get_offsets()) == int(flagged.sum()) == 5
-    # drawn in score order: the most anomalous on top, coloured at the top of the colour bar
-    assert np.allclose(np.sort(points.get_array()), points.get_array())
-    assert fig.axes[1].get_ylabel() == "anomaly score (higher = more anomalous)"
+def test_top_rows_figure_ranks_rows_and_marks_their_values_per_column() -> None:
+    frame, scores, why = _orders()
+    fig = plots.top_rows_figure(frame, scores, scores > 5, why, threshold=5.0, top=5)
+    bars, *panels = fig.axes
+    labels = [t.get_text() for t in bars.get_yticklabels()]
+    assert labels[:2] == ["#1  row 7", "#2  row 9"]
+    # every bar's length is the row's own score: no colour bar or axis clipped near 10
+    assert max(p.get_width() for p in bars.patches) == 640.0
+    assert bars.get_xscale() == "log"  # 640 over scores below 1
+    written = " ".join(t.get_text() for t in bars.texts)
+    assert "amount (+170σ)" in written and "country (rare: 0.3%)" in written
+    # one panel per explained column, amount first (named by the top row)
+    assert [ax.get_title() for ax in panels] == ["amount", "country"]
+    marks = [line.get_xdata()[0] for line in panels[0].get_lines()]
+    assert frame.loc[7, "amount"] in marks  # where row 7 sits in amount's distribution
+    red = [p for p in panels[1].patches if to_hex(p.get_facecolor()) == plots.FLAG_COLOR]
+    assert len(red) >= 1  # NZ, the top row's rare country, in red
+    assert all(ax.get_ylabel() or i for i, ax in enumerate(panels))
 
 
-def test_score_scatter_draws_one_or_two_features_as_they_are() -> None:
-    X, scores, flagged = _blobs(50, 2)
-    fig = plots.score_scatter(X, scores, flagged, feature_names=["amount", "items"])
-    ax = fig.axes[0]
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("amount", "items")
-    order = np.argsort(scores, kind="stable")
-    assert np.allclose(ax.collections[0].get_offsets(), X[order])
-
-    one = plots.score_scatter(X[:, :1], scores, flagged, feature_names=["amount"])
-    assert (one.axes[0].get_xlabel(), one.axes[0].get_ylabel()) == ("row", "amount")
-
-
-def test_score_scatter_saves_png_and_svg_and_tolerates_missing_values(tmp_path: Path) -> None:
-    X, scores, flagged = _blobs(80, 3)
-    X[3, 1] = np.nan
-    plots.score_scatter(X, scores, flagged, tmp_path / "scores.png")
-    plots.score_scatter(X, scores, flagged, tmp_path / "nested" / "scores.svg")
-    with Image.open(tmp_path / "scores.png") as img:
-        assert img.format == "PNG" and img.size[0] > 400
-    assert (tmp_path / "nested" / "scores.svg").read_text().lstrip().startswith("<?xml")
+def test_top_rows_figure_saves_and_rejects_mismatched_inputs(tmp_path: Path) -> None:
+    frame, scores, why = _orders(60)
+    plots.top_rows_figure(frame, scores, scores > 5, why, tmp_path / "top.png")
+    with Image.open(tmp_path / "top.png") as img:
+        assert img.format == "PNG" and img.size[0] > 600
+    with pytest.raises(InputError, match="scores has 2 values but frame has 60 rows"):
+        plots.top_rows_figure(frame, [1.0, 2.0], scores > 5, why)
+    with pytest.raises(InputError, match="explanations has 1 items"):
+        plots.top_rows_figure(frame, scores, scores > 5, ["x"])
+    with pytest.raises(InputError, match="frame has no rows"):
+        plots.top_rows_figure(frame.iloc[:0], [], [], [])
 
 
-@pytest.mark.parametrize(
-    ("X", "scores", "flags", "message"),
-    [
-        (np.zeros((3, 2)), [1.0, 2.0], [0, 0, 1], "scores has 2 values but X has 3 rows"),
-        (np.zeros((3, 2)), [1.0, 2.0, 3.0], [0, 1], "is_anomaly has 2 values"),
-        (np.zeros((0, 2)), [], [], "X has no rows"),
-        ([["a", "b"]], [1.0], [0], "X must be numbers"),
-    ],
-)
-def test_score_scatter_rejects_mismatched_inputs(
-    X: object, scores: object, flags: object, message: str
-) -> None:
-    with pytest.raises(InputError, match=message):
-        plots.score_scatter(X, scores, flags)
+def test_explained_columns_split_at_the_top_level_only() -> None:
+    text = "amount (1,131 is not quantity × unit_price: 1 × 14.49; equal on 69%), qty (+3σ)"
+    assert plots.explained_columns(text) == ["amount", "qty"]
+    assert plots.explained_columns("") == []
+
+
+def test_tick_labels_differ_on_a_narrow_range_of_large_numbers() -> None:
+    ids = 70_000_000 + np.arange(2000.0)  # an order_id-like column: every tick read "70M"
+    fig = plots.histogram_plot(ids, title="order_id")
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert len(labels) >= 3 and len(set(labels)) == len(labels)
 
 
 def test_series_plot_draws_band_values_and_flagged_runs(tmp_path: Path) -> None:
@@ -143,15 +151,45 @@ def test_history_figure_draws_one_panel_per_replayed_metric() -> None:
         plots.history_figure({("row_count", None): []})
 
 
-def test_histogram_marks_values_outside_the_fences() -> None:
+def test_histogram_marks_the_flagged_rows_values() -> None:
     values = np.r_[np.random.default_rng(1).normal(size=400), [15.0, 16.0, np.nan]]
-    fig = plots.histogram_plot(values, title="amount", fences=(-4.0, 4.0))
+    fig = plots.histogram_plot(values, title="amount", marked=[15.0, 16.0])
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "2 values outside the robust fences (red)"
-    red = [p for p in ax.patches if to_hex(p.get_facecolor()) == plots.FLAG_COLOR]
-    assert sum(p.get_height() for p in red) == 2
+    assert ax.get_xlabel() == "2 flagged rows stand out here (red)"
+    (ticks,) = ax.get_lines()
+    assert list(ticks.get_xdata()) == [15.0, 16.0] and ticks.get_color() == plots.FLAG_COLOR
+    assert ax.get_ylabel().startswith("rows")
     empty = plots.histogram_plot([np.nan, np.nan], title="all missing")
     assert empty.axes[0].texts[0].get_text() == "no values"
+
+
+def _fraction_runs(values: list[float], column: str) -> list[Verdict]:
+    day = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    return [
+        Verdict.judge("null_fraction", v, 0.0, 0.005 if i else 0.0, score=0.0, detector="mad",
+                      history_size=i, column=column, observed_at=day + timedelta(days=i))
+        for i, v in enumerate(values)
+    ]  # fmt: skip
+
+
+def test_history_figure_keeps_fractions_in_range_and_collapses_flat_series() -> None:
+    moving = _fraction_runs([0.02, 0.03, 0.02, 0.4], "email")
+    flat = _fraction_runs([0.0] * 6, "country")
+    fig = plots.history_figure(
+        {("null_fraction", "email"): moving, ("null_fraction", "country"): flat},
+        title="orders: every stored metric",
+    )
+    (panel,) = fig.axes  # the flat series is a line of text, not an empty panel
+    low, high = panel.get_ylim()
+    assert 0.0 <= low < high <= 1.0  # a share of rows never reads below 0 or above 1
+    assert panel.get_ylabel() == "share of rows"
+    assert "null_fraction of country 0 in all 6 runs" in fig._supxlabel.get_text()
+    # the title does not overlap the first panel's title
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    title_box = fig._suptitle.get_window_extent(renderer)
+    panel_box = panel.get_tightbbox(renderer)
+    assert title_box.y0 >= panel_box.y1 - 0.5
 
 
 def test_score_histogram_threshold_and_curves() -> None:
@@ -170,8 +208,8 @@ def test_score_histogram_threshold_and_curves() -> None:
 
 
 def test_figure_bytes_are_small_palette_pngs() -> None:
-    X, scores, flagged = _blobs(2000, 4)
-    data = plots.figure_bytes(plots.score_scatter(X, scores, flagged))
+    frame, scores, why = _orders(2000)
+    data = plots.figure_bytes(plots.top_rows_figure(frame, scores, scores > 5, why))
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) < 120_000
     import io

@@ -20,8 +20,7 @@ def test_base_absolute_floor_keeps_tiny_tables_quiet() -> None:
     verdict = detector.judge(13, metric="row_count", dataset="tiny")
     assert verdict.status is Status.PASSED
     assert verdict.message == (
-        "row_count 13 is above the expected 7.16–12.84 from the last 9 runs "
-        "(the change is under the alerting floor)"
+        "row_count 13 is 3 above the usual 7.16–12.84, under the alerting floor of 5"
     )
     assert verdict.score > 1.0  # the score still says how far it is
     assert detector.judge(16).status is Status.ANOMALY
@@ -29,7 +28,11 @@ def test_base_absolute_floor_keeps_tiny_tables_quiet() -> None:
 
 def test_base_relative_floor_is_a_share_of_the_centre() -> None:
     detector = MADDetector(rel_floor=0.10).fit(NOISY)
-    assert detector.judge(10_900).status is Status.PASSED  # 9 % off: under the floor
+    verdict = detector.judge(10_900, metric="row_count")
+    assert verdict.status is Status.PASSED  # 9 % off: under the floor, and it reads as a pass
+    assert verdict.message == (
+        "row_count 10,900 is 9.2 % above the usual 9,577–10,385, under the 10 % alerting floor"
+    )
     assert detector.judge(11_200).status is Status.ANOMALY  # 12 % off
     assert detector.judge(8_700).status is Status.ANOMALY
 

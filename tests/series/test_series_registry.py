@@ -9,6 +9,7 @@ import pytest
 
 from datacanary.errors import ConfigError
 from datacanary.series import (
+    AutoSeriesDetector,
     ChangeDetector,
     ETSDetector,
     MADDetector,
@@ -24,7 +25,7 @@ from datacanary.series.registry import DETECTORS, detector_class
 def test_registry_names_are_sorted_and_include_the_built_in_detectors() -> None:
     names = available_series_detectors()
     assert names == sorted(names)
-    assert {"change", "ets", "mad", "seasonal", "zscore"} <= set(names)
+    assert {"auto", "change", "ets", "mad", "seasonal", "zscore"} <= set(names)
 
 
 @pytest.mark.parametrize(
@@ -35,6 +36,7 @@ def test_registry_names_are_sorted_and_include_the_built_in_detectors() -> None:
         ("seasonal", SeasonalDetector),
         ("change", ChangeDetector),
         ("ets", ETSDetector),
+        ("auto", AutoSeriesDetector),
     ],
 )
 def test_registry_builds_the_class_with_the_given_params(name: str, cls: type) -> None:
@@ -44,8 +46,8 @@ def test_registry_builds_the_class_with_the_given_params(name: str, cls: type) -
     assert detector.get_params()["direction"] == "down"
 
 
-def test_registry_default_is_mad() -> None:
-    assert type(make_series_detector()) is MADDetector
+def test_registry_default_is_auto() -> None:
+    assert type(make_series_detector()) is AutoSeriesDetector
 
 
 @pytest.mark.parametrize("name", sorted(DETECTORS))
@@ -58,7 +60,7 @@ def test_registry_every_entry_resolves_to_a_detector_of_that_name(name: str) -> 
 def test_registry_unknown_name_lists_the_names_and_suggests_one() -> None:
     with pytest.raises(ConfigError, match=r"unknown series detector 'mda'; did you mean 'mad'\?"):
         make_series_detector("mda")
-    with pytest.raises(ConfigError, match="choose one of: change, ets, mad"):
+    with pytest.raises(ConfigError, match="choose one of: auto, change, ets, mad"):
         make_series_detector("prophet")
 
 

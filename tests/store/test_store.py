@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -81,9 +82,10 @@ def test_record_run_defaults_and_tags(store: Store) -> None:
     [record] = store.runs("a")
     assert record.run_id == run and record.tags == {"git": "abc", "n": 1}
     assert abs((record.observed_at - datetime.now(timezone.utc)).total_seconds()) < 60
-    naive = datetime(2024, 1, 1, 12, 0)  # naive means local time
+    naive = datetime(2024, 1, 1, 12, 0)  # naive means UTC, as everywhere in datacanary
     store.record_run("a", [("row_count", None, 4)], observed_at=naive)
-    assert store.history("a", "row_count")[0].observed_at == naive.astimezone(timezone.utc)
+    assert store.history("a", "row_count")[0].observed_at == naive.replace(tzinfo=timezone.utc)
+    assert store.history("a", "row_count", before=naive) == []
 
 
 def test_record_run_accepts_a_table_profile(store: Store) -> None:
@@ -155,7 +157,71 @@ def test_crash_mid_run_leaves_none_of_it(store_url: str) -> None:
         assert len(store.history("orders", "row_count")) == 2
 
 
-def test_duckdb_store_is_locked_for_a_second_process(tmp_path: Path) -> None:
+def _raw_holder(path: Path, seconds: float | None = None) -> subprocess.Popen[str]:
+    """A second process that holds the DuckDB file open (as a long writer would)."""
+    wait = f"time.sleep({seconds})" if seconds is not None else "sys.stdin.readline()"
+    return _child(
+        f"""
+        import sys, time
+        import duckdb
+        con = duckdb.connect({str(path)!r})
+        print("ready", flush=True)
+        {wait}
+        con.close()
+        """
+    )
+
+
+def test_duckdb_store_waits_for_a_held_file_then_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "history.duckdb"
+    with open_store(path) as store:
+        store.record_run("orders", [("row_count", None, 1.0)])
+    holder = _raw_holder(path)
+    assert holder.stdout is not None and holder.stdin is not None
+    assert holder.stdout.readline().strip() == "ready"
+    started = time.monotonic()
+    with pytest.raises(StoreLockedError) as info:
+        open_store(path, lock_timeout=0.5)
+    assert 0.5 <= time.monotonic() - started < 10
+    message = str(info.value)
+    assert re.match(
+        rf"history store {re.escape(str(path))} stayed locked by another process \(PID \d+\) "
+        r"for 0\.5 s, probably a check still running; wait for it to finish, wait longer",
+        message,
+    )
+    assert "--store-wait or DATACANARY_STORE_WAIT" in message and "\n" not in message
+    holder.stdin.write("go\n")
+    holder.stdin.flush()
+    assert holder.wait(timeout=60) == 0
+    with open_store(path) as store:  # released, intact
+        assert [p.value for p in store.history("orders", "row_count")] == [1.0]
+
+
+def test_duckdb_lock_timeout_waits_for_the_holder(tmp_path: Path) -> None:
+    path = tmp_path / "history.duckdb"
+    holder = _raw_holder(path, seconds=1.0)
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "ready"
+    started = time.monotonic()
+    with open_store(path, lock_timeout=30) as store:
+        store.record_run("orders", [("row_count", None, 1.0)])
+    assert 0.2 < time.monotonic() - started < 30  # it waited, then got in
+    assert holder.wait(timeout=60) == 0
+
+
+def test_store_wait_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATACANARY_STORE_WAIT", "0.25")
+    with open_store(tmp_path / "h.duckdb") as store:
+        assert isinstance(store, DuckDBStore) and store.lock_timeout == 0.25
+    monkeypatch.setenv("DATACANARY_STORE_WAIT", "soon")
+    with pytest.raises(ConfigError, match="DATACANARY_STORE_WAIT must be a number of seconds"):
+        open_store(tmp_path / "h.duckdb")
+
+
+def test_an_open_duckdb_store_does_not_hold_the_file(tmp_path: Path) -> None:
+    """A check that is profiling (store open, not writing) lets others record meanwhile."""
     path = tmp_path / "history.duckdb"
     holder = _child(
         f"""
@@ -164,46 +230,22 @@ def test_duckdb_store_is_locked_for_a_second_process(tmp_path: Path) -> None:
         store = open_store({str(path)!r})
         store.record_run("orders", [("row_count", None, 1.0)])
         print("ready", flush=True)
-        sys.stdin.readline()  # hold the store until told to finish
-        store.record_run("orders", [("row_count", None, 2.0)])
+        sys.stdin.readline()  # still open, between operations
+        store.record_run("orders", [("row_count", None, 3.0)])
         store.close()
         """
     )
     assert holder.stdout is not None and holder.stdin is not None
     assert holder.stdout.readline().strip() == "ready"
-    with pytest.raises(StoreLockedError) as info:
-        open_store(path)
-    message = str(info.value)
-    assert message.startswith(
-        f"history store {path} is locked by another process (PID {holder.pid})"
-    )
-    assert "wait for it to finish" in message and "\n" not in message
+    with open_store(path, lock_timeout=0) as store:  # no wait needed
+        store.record_run("orders", [("row_count", None, 2.0)])
+    with open_store(path, read_only=True, lock_timeout=0) as reader:
+        assert [p.value for p in reader.history("orders", "row_count")] == [1.0, 2.0]
     holder.stdin.write("go\n")
     holder.stdin.flush()
     assert holder.wait(timeout=60) == 0
-    with open_store(path) as store:  # released, intact, both runs there
-        assert [p.value for p in store.history("orders", "row_count")] == [1.0, 2.0]
-
-
-def test_duckdb_lock_timeout_waits_for_the_holder(tmp_path: Path) -> None:
-    path = tmp_path / "history.duckdb"
-    holder = _child(
-        f"""
-        import time
-        from datacanary.store import open_store
-        store = open_store({str(path)!r})
-        print("ready", flush=True)
-        time.sleep(1.0)
-        store.close()
-        """
-    )
-    assert holder.stdout is not None
-    assert holder.stdout.readline().strip() == "ready"
-    started = time.monotonic()
-    with open_store(path, lock_timeout=30) as store:
-        store.record_run("orders", [("row_count", None, 1.0)])
-    assert time.monotonic() - started < 30
-    assert holder.wait(timeout=60) == 0
+    with open_store(path) as store:
+        assert [p.value for p in store.history("orders", "row_count")] == [1.0, 2.0, 3.0]
 
 
 def test_postgres_concurrent_runs_both_land(fresh_postgres_url: str, tmp_path: Path) -> None:
@@ -243,16 +285,16 @@ def test_migrations_apply_once_and_refuse_newer_stores(store_url: str) -> None:
     class NextVersion(backend):  # type: ignore[valid-type,misc]
         migrations = (
             *backend.migrations,
-            (2, ["ALTER TABLE datacanary_runs ADD COLUMN pipeline VARCHAR"]),
+            (3, ["ALTER TABLE datacanary_runs ADD COLUMN pipeline VARCHAR"]),
         )
 
-    for _ in range(2):  # the second open finds version 2 and changes nothing
+    for _ in range(2):  # the second open finds version 3 and changes nothing
         with NextVersion(store_url) as upgraded:
-            assert upgraded.schema_version == 2
+            assert upgraded.schema_version == 3
             assert [p.value for p in upgraded.history("orders", "row_count")] == [1.0]
     with pytest.raises(
         StoreError,
-        match=r"has schema version 2, newer than this datacanary understands \(1\); upgrade",
+        match=r"has schema version 3, newer than this datacanary understands \(2\); upgrade",
     ):
         open_store(store_url)
 
@@ -270,8 +312,10 @@ def test_store_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"no history store at .*nope\.duckdb; record a run first"):
         open_store(tmp_path / "nope.duckdb", read_only=True)
     garbage = tmp_path / "garbage.duckdb"
-    garbage.write_bytes(os.urandom(8192))
-    with pytest.raises(StoreError, match=r"cannot open history store .*garbage.duckdb: ") as info:
+    garbage.write_bytes(b"\0" * 8 + os.urandom(8184))
+    with pytest.raises(
+        ConfigError, match=r"history store .*garbage.duckdb is not a DuckDB"
+    ) as info:
         open_store(garbage)
     assert "\n" not in str(info.value)
     with pytest.raises(StoreError, match=r"PostgreSQL history store at postgresql://u:\*\*\*@"):

@@ -6,7 +6,9 @@ to an :class:`AlertDispatcher`, which
 
 * routes each alert to the sinks whose ``min_severity`` it reaches;
 * de-duplicates per (sink, key) with a cooldown, and sends one recovery when a paged key
-  passes again — state kept in a SQLite file between runs (``state_path``);
+  passes again — state kept in a SQLite file between runs (``state_path``) or in
+  PostgreSQL (:class:`PostgresAlertState`), claimed before delivery so that simultaneous
+  runners page once;
 * delivers to all sinks concurrently, retrying with exponential backoff and jitter, within
   one time limit; a sink that is down is reported in the :class:`DeliveryReport` and never
   stops a check, a stream or the other sinks.
@@ -23,7 +25,7 @@ optional HMAC-SHA256 signature), ``email`` (SMTP, STARTTLS and login), ``kafka``
 >>> dispatcher.dispatch([alert]).delivered
 [Delivered(sink='stdout', key='orders:row:amount', kind='anomaly', attempts=1)]
 >>> print(out.getvalue())
-[WARNING · orders · row] orders row {amount=10,000,000, id=7} scored 0.91; stands out on ...
+[WARNING · orders · row] orders row {id=7, amount=10,000,000} scored 0.91; stands out on ...
 """
 
 from __future__ import annotations
@@ -40,7 +42,14 @@ from datacanary.alerts._config import (
     sink_config,
     sink_configs_from,
 )
-from datacanary.alerts._dedup import AlertState, KeyState, MemoryAlertState, SqliteAlertState
+from datacanary.alerts._dedup import (
+    AlertState,
+    ClaimingAlertState,
+    KeyState,
+    MemoryAlertState,
+    PostgresAlertState,
+    SqliteAlertState,
+)
 from datacanary.alerts._dispatch import (
     AlertDispatcher,
     Delivered,
@@ -68,6 +77,7 @@ __all__ = [
     "AlertDispatcher",
     "AlertSink",
     "AlertState",
+    "ClaimingAlertState",
     "Delivered",
     "DeliveryReport",
     "EmailSink",
@@ -79,6 +89,7 @@ __all__ = [
     "LogSink",
     "LogSinkConfig",
     "MemoryAlertState",
+    "PostgresAlertState",
     "Severity",
     "SinkConfig",
     "SlackSink",

@@ -3,8 +3,17 @@
 A failing key pages once per cooldown, not every run; when it passes again the sinks that
 were paged get one recovery message. The state is kept per (sink, key), so a sink that was
 down is paged on the next run, and it lives in a small SQLite file (stdlib ``sqlite3``) so
-it survives between ``datacanary check`` processes. :class:`AlertState` is the protocol a
-caller may back with something else (the history store).
+it survives between ``datacanary check`` processes, or in PostgreSQL
+(:class:`PostgresAlertState`, the history store's database) so runners on several machines
+share it. :class:`AlertState` is the protocol a caller may back with something else.
+
+**Claim, deliver, mark.** Simultaneous runners that see the same failure must page once. A
+runner that is about to send first *claims* the (sink, key) in one transaction: it re-reads
+the state under a write lock, applies the rules below to it, and writes its claim when the
+answer is still "send". Only the claimant delivers; it then stores the delivered state and
+releases the claim (or only releases it when delivery failed, so the next run retries). A
+runner that finds a live claim stands down ("being delivered by another runner"). A claim
+older than its timeout (a runner that crashed mid-delivery) can be taken over.
 
 The rules, for an alert on ``key`` at time ``now`` (``cooldown`` per sink):
 
@@ -22,24 +31,29 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from datacanary.alerts._models import Alert, Severity
-from datacanary.errors import StoreError
+from datacanary.errors import MissingDependencyError, StoreError
 from datacanary.results import Status
 
 __all__ = [
     "AlertState",
+    "ClaimingAlertState",
     "Decision",
     "KeyState",
     "MemoryAlertState",
+    "PostgresAlertState",
     "SqliteAlertState",
     "decide",
 ]
+
+Redecide = Callable[["KeyState | None"], "Decision"]
+"""Applies the rules to the freshest stored state (inside a claim's transaction)."""
 
 
 @dataclass(frozen=True)
@@ -156,11 +170,58 @@ class AlertState(Protocol):
         ...
 
 
+@runtime_checkable
+class ClaimingAlertState(AlertState, Protocol):
+    """An :class:`AlertState` that lets one of many simultaneous runners deliver an alert."""
+
+    def claim(
+        self, sink: str, key: str, redecide: Redecide, *, now: datetime, token: str, ttl: timedelta
+    ) -> Decision | None:
+        """Atomically: re-read the state, ``redecide`` on it and, if that says "send", claim
+        the (sink, key) for ``token``. None when another runner holds a claim younger than
+        ``ttl``; else the decision (only a "send" holds the claim)."""
+        ...
+
+    def release(self, sink: str, key: str, token: str) -> None:
+        """Drop ``token``'s claim of (sink, key), if it still holds it."""
+        ...
+
+
+def _live(claimed_by: str | None, claimed_at: datetime | None, token: str, now: datetime,
+          ttl: timedelta) -> bool:  # fmt: skip
+    """Another runner's claim that has not timed out."""
+    if not claimed_by or claimed_by == token or claimed_at is None:
+        return False
+    return now - claimed_at < ttl
+
+
 class MemoryAlertState:
     """De-duplication state in a dict: for one long-running process (a stream) or tests."""
 
     def __init__(self) -> None:
         self._states: dict[tuple[str, str], KeyState] = {}
+        self._claims: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self._mutex = threading.Lock()
+
+    def claim(
+        self, sink: str, key: str, redecide: Redecide, *, now: datetime, token: str, ttl: timedelta
+    ) -> Decision | None:
+        """Claim (sink, key) for ``token`` if the rules still say "send" (see the protocol)."""
+        with self._mutex:
+            held = self._claims.get((sink, key))
+            if held is not None and _live(held[0], held[1], token, now, ttl):
+                return None
+            decision = redecide(self._states.get((sink, key)))
+            if decision.action == "send":
+                self._claims[(sink, key)] = (token, now)
+            return decision
+
+    def release(self, sink: str, key: str, token: str) -> None:
+        """Drop ``token``'s claim of (sink, key)."""
+        with self._mutex:
+            held = self._claims.get((sink, key))
+            if held is not None and held[0] == token:
+                del self._claims[(sink, key)]
 
     def get(self, sink: str, key: str) -> KeyState | None:
         """The state of ``key`` for ``sink``; None if never seen."""
@@ -202,15 +263,49 @@ CREATE TABLE IF NOT EXISTS alert_state (
     severity TEXT NOT NULL,
     last_sent_at TEXT,
     resolvable INTEGER NOT NULL DEFAULT 1,
+    claimed_by TEXT,
+    claimed_at TEXT,
     PRIMARY KEY (sink, key)
 )
 """
+_STATE_COLUMNS = "sink, key, firing, notified, severity, last_sent_at, resolvable"
+_UPSERT = (
+    f"INSERT INTO alert_state ({_STATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (sink, key) DO UPDATE SET firing = excluded.firing, "
+    "notified = excluded.notified, severity = excluded.severity, "
+    "last_sent_at = excluded.last_sent_at, resolvable = excluded.resolvable"
+)  # a claim survives a state write; only release() drops it
+
+
+def _state_row(sink: str, key: str, state: KeyState) -> tuple[Any, ...]:
+    return (
+        sink,
+        key,
+        int(state.firing),
+        int(state.notified),
+        state.severity.value,
+        _iso(state.last_sent_at) if state.last_sent_at else None,
+        int(state.resolvable),
+    )
+
+
+def _key_state(row: Sequence[Any]) -> KeyState:
+    firing, notified, severity, last_sent_at, resolvable = row
+    if isinstance(last_sent_at, str):
+        last_sent_at = datetime.fromisoformat(last_sent_at)
+    elif last_sent_at is not None:
+        last_sent_at = last_sent_at.astimezone(timezone.utc)
+    return KeyState(
+        bool(firing), bool(notified), Severity(severity), last_sent_at, bool(resolvable)
+    )
 
 
 class SqliteAlertState:
     """De-duplication state in a SQLite file, shared safely by processes on one machine.
 
-    The file and its folder are created on first use. Times are stored as ISO-8601 UTC.
+    The file and its folder are created on first use (a file from an older datacanary gains
+    the claim columns). Times are stored as ISO-8601 UTC. Claims take SQLite's write lock
+    (``BEGIN IMMEDIATE``), so simultaneous runners on one machine page once.
 
     Parameters
     ----------
@@ -241,9 +336,13 @@ class SqliteAlertState:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
-                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
             self._db.execute(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(alert_state)")}
+            for name in ("claimed_by", "claimed_at"):
+                if name not in columns:  # a state file written before claims existed
+                    self._db.execute(f"ALTER TABLE alert_state ADD COLUMN {name} TEXT")
         except (OSError, sqlite3.Error) as error:
             raise StoreError(
                 f"cannot use {str(self.path)!r} as the alert state file ({error}); "
@@ -258,16 +357,50 @@ class SqliteAlertState:
                 "WHERE sink = ? AND key = ?",
                 (sink, key),
             ).fetchone()
-        if row is None:
-            return None
-        firing, notified, severity, last_sent_at, resolvable = row
-        return KeyState(
-            bool(firing),
-            bool(notified),
-            Severity(severity),
-            datetime.fromisoformat(last_sent_at) if last_sent_at else None,
-            bool(resolvable),
-        )
+        return None if row is None else _key_state(row)
+
+    def claim(
+        self, sink: str, key: str, redecide: Redecide, *, now: datetime, token: str, ttl: timedelta
+    ) -> Decision | None:
+        """Claim (sink, key) for ``token`` if the rules still say "send" (see the protocol)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # the write lock: one claimant at a time
+            try:
+                row = self._db.execute(
+                    "SELECT firing, notified, severity, last_sent_at, resolvable, claimed_by, "
+                    "claimed_at FROM alert_state WHERE sink = ? AND key = ?",
+                    (sink, key),
+                ).fetchone()
+                held_at = datetime.fromisoformat(row[6]) if row and row[6] else None
+                if row is not None and _live(row[5], held_at, token, now, ttl):
+                    self._db.execute("ROLLBACK")
+                    return None
+                decision = redecide(None if row is None else _key_state(row[:5]))
+                if decision.action == "send":
+                    if row is None:  # a placeholder that reads as "never paged"
+                        self._db.execute(
+                            _UPSERT,
+                            _state_row(sink, key, KeyState(False, False, Severity.INFO, None)),
+                        )
+                    self._db.execute(
+                        "UPDATE alert_state SET claimed_by = ?, claimed_at = ? "
+                        "WHERE sink = ? AND key = ?",
+                        (token, _iso(now), sink, key),
+                    )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return decision
+
+    def release(self, sink: str, key: str, token: str) -> None:
+        """Drop ``token``'s claim of (sink, key)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE alert_state SET claimed_by = NULL, claimed_at = NULL "
+                "WHERE sink = ? AND key = ? AND claimed_by = ?",
+                (sink, key, token),
+            )
 
     def put(self, sink: str, key: str, state: KeyState) -> None:
         """Store the state of ``key`` for ``sink``."""
@@ -275,26 +408,13 @@ class SqliteAlertState:
 
     def put_many(self, items: Iterable[tuple[str, str, KeyState]]) -> None:
         """Store (sink, key, state) triples in one transaction."""
-        rows = [
-            (
-                sink,
-                key,
-                int(state.firing),
-                int(state.notified),
-                state.severity.value,
-                _iso(state.last_sent_at) if state.last_sent_at else None,
-                int(state.resolvable),
-            )
-            for sink, key, state in items
-        ]
+        rows = [_state_row(sink, key, state) for sink, key, state in items]
         if not rows:
             return
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO alert_state VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-                )
+                self._db.executemany(_UPSERT, rows)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -306,7 +426,7 @@ class SqliteAlertState:
             cursor = self._db.execute(
                 "DELETE FROM alert_state WHERE sink = ? "
                 "AND (last_sent_at IS NULL OR last_sent_at < ?) "
-                "AND (firing = 0 OR resolvable = 0)",
+                "AND (firing = 0 OR resolvable = 0) AND claimed_by IS NULL",
                 (sink, _iso(before)),
             )
         return cursor.rowcount
@@ -324,3 +444,168 @@ class SqliteAlertState:
         """Close the database connection."""
         with self._lock:
             self._db.close()
+
+
+_PG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datacanary_alert_state (
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    firing BOOLEAN NOT NULL,
+    notified BOOLEAN NOT NULL,
+    severity TEXT NOT NULL,
+    last_sent_at TIMESTAMPTZ,
+    resolvable BOOLEAN NOT NULL DEFAULT TRUE,
+    claimed_by TEXT,
+    claimed_at TIMESTAMPTZ,
+    PRIMARY KEY (sink, key)
+)
+"""
+_PG_LOCK = 0x64617461_616C7274  # one advisory lock id for creating the table
+_PG_UPSERT = (
+    "INSERT INTO datacanary_alert_state "
+    "(sink, key, firing, notified, severity, last_sent_at, resolvable) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (sink, key) DO UPDATE SET "
+    "firing = excluded.firing, notified = excluded.notified, severity = excluded.severity, "
+    "last_sent_at = excluded.last_sent_at, resolvable = excluded.resolvable"
+)
+
+
+def _masked(url: str) -> str:
+    """``url`` with its password (``user:pw@``) replaced by ``***``."""
+    head, at, tail = url.rpartition("@")
+    if not at or "://" not in head:
+        return url
+    scheme, _, userinfo = head.partition("://")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{tail}" if ":" in userinfo else url
+
+
+class PostgresAlertState:
+    """De-duplication state in a PostgreSQL table (``datacanary_alert_state``).
+
+    Use the history store's database, so every runner that records to it, on any machine,
+    shares one memory of what was sent. Claims lock the key's row (``SELECT ... FOR UPDATE``)
+    inside a transaction; times are the runners' clocks, so keep them in step (NTP).
+
+    Parameters
+    ----------
+    url
+        ``postgresql://user@host:5432/db``; the password from the URL or ``PGPASSWORD``.
+
+    Raises
+    ------
+    StoreError
+        If the database cannot be reached or the table cannot be created.
+    """
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise MissingDependencyError.for_extra("postgres", "PostgreSQL alert state") from None
+        self._psycopg = psycopg
+        self.url = _masked(url)
+        self._lock = threading.Lock()
+        try:
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            with self._db.transaction():
+                self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK,))
+                self._db.execute(_PG_SCHEMA)
+        except psycopg.Error as error:
+            raise StoreError(
+                f"cannot use the alert state table in {self.url}: {_first_line(error)}"
+            ) from None
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self._db.execute(sql, list(params))
+        return list(cursor.fetchall()) if cursor.description else []
+
+    def get(self, sink: str, key: str) -> KeyState | None:
+        """The state of ``key`` for ``sink``; None if never seen."""
+        with self._lock:
+            rows = self._rows(
+                "SELECT firing, notified, severity, last_sent_at, resolvable "
+                "FROM datacanary_alert_state WHERE sink = %s AND key = %s",
+                (sink, key),
+            )
+        return _key_state(rows[0]) if rows else None
+
+    def put_many(self, items: Iterable[tuple[str, str, KeyState]]) -> None:
+        """Store (sink, key, state) triples in one transaction (claims are kept)."""
+        rows = [
+            (sink, key, s.firing, s.notified, s.severity.value, s.last_sent_at, s.resolvable)
+            for sink, key, s in items
+        ]
+        if not rows:
+            return
+        with self._lock, self._db.transaction(), self._db.cursor() as cursor:
+            cursor.executemany(_PG_UPSERT, rows)
+
+    def claim(
+        self, sink: str, key: str, redecide: Redecide, *, now: datetime, token: str, ttl: timedelta
+    ) -> Decision | None:
+        """Claim (sink, key) for ``token`` if the rules still say "send" (see the protocol)."""
+        with self._lock, self._db.transaction():
+            self._rows(
+                "INSERT INTO datacanary_alert_state "
+                "(sink, key, firing, notified, severity, last_sent_at, resolvable) "
+                "VALUES (%s, %s, FALSE, FALSE, 'info', NULL, TRUE) "
+                "ON CONFLICT (sink, key) DO NOTHING",
+                (sink, key),
+            )  # a placeholder row that reads as "never paged", so there is a row to lock
+            ((firing, notified, severity, sent, resolvable, held_by, held_at),) = self._rows(
+                "SELECT firing, notified, severity, last_sent_at, resolvable, claimed_by, "
+                "claimed_at FROM datacanary_alert_state WHERE sink = %s AND key = %s "
+                "FOR UPDATE",
+                (sink, key),
+            )
+            if _live(held_by, held_at, token, now, ttl):
+                return None
+            decision = redecide(_key_state((firing, notified, severity, sent, resolvable)))
+            if decision.action == "send":
+                self._rows(
+                    "UPDATE datacanary_alert_state SET claimed_by = %s, claimed_at = %s "
+                    "WHERE sink = %s AND key = %s",
+                    (token, now, sink, key),
+                )
+            return decision
+
+    def release(self, sink: str, key: str, token: str) -> None:
+        """Drop ``token``'s claim of (sink, key)."""
+        with self._lock:
+            self._rows(
+                "UPDATE datacanary_alert_state SET claimed_by = NULL, claimed_at = NULL "
+                "WHERE sink = %s AND key = %s AND claimed_by = %s",
+                (sink, key, token),
+            )
+
+    def prune(self, sink: str, before: datetime) -> int:
+        """Forget the keys of ``sink`` that no longer matter."""
+        with self._lock:
+            cursor = self._db.execute(
+                "DELETE FROM datacanary_alert_state WHERE sink = %s "
+                "AND (last_sent_at IS NULL OR last_sent_at < %s) "
+                "AND (NOT firing OR NOT resolvable) AND claimed_by IS NULL",
+                (sink, before),
+            )
+        return int(cursor.rowcount or 0)
+
+    def items(self) -> Iterator[tuple[str, str, KeyState]]:
+        """Every stored (sink, key, state)."""
+        with self._lock:
+            rows = self._rows(
+                "SELECT sink, key, firing, notified, severity, last_sent_at, resolvable "
+                "FROM datacanary_alert_state ORDER BY 1, 2"
+            )
+        for row in rows:
+            yield str(row[0]), str(row[1]), _key_state(row[2:])
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else type(error).__name__

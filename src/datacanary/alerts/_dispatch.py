@@ -4,6 +4,10 @@ One dispatch delivers to every sink concurrently (each sink's alerts in order), 
 each failed attempt with exponential backoff and jitter, and gives up on whatever is left
 when the dispatch's ``time_limit`` runs out. A sink that is down ends up in
 :attr:`DeliveryReport.failed` with a one-line reason; nothing raises out of a dispatch.
+
+Before sending, each (sink, key) to send is claimed in the state (claim, deliver, mark
+delivered, release; see :mod:`datacanary.alerts._dedup`), so of several runners that see
+the same failure at once exactly one delivers it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +26,7 @@ from typing import Any, NamedTuple, TypeVar
 from datacanary.alerts._config import SinkConfig, parse_duration, sink_configs_from
 from datacanary.alerts._dedup import (
     AlertState,
+    ClaimingAlertState,
     Decision,
     KeyState,
     MemoryAlertState,
@@ -158,6 +164,11 @@ class AlertDispatcher:
         Returns "now" (aware UTC); for tests and replays.
     seed
         Seeds the backoff jitter.
+    claim_timeout
+        Seconds after which another runner's claim on an alert counts as abandoned (a
+        runner that crashed while delivering) and may be taken over; default twice
+        ``time_limit``, at least 60. Longer than any dispatch, so a live claim is never
+        taken.
 
     Raises
     ------
@@ -192,6 +203,7 @@ class AlertDispatcher:
         severity: Severity | str = Severity.WARNING,
         clock: Callable[[], datetime] | None = None,
         seed: int | None = None,
+        claim_timeout: float | None = None,
     ) -> None:
         names = [s.name for s in sinks]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -222,6 +234,14 @@ class AlertDispatcher:
         self.severity = Severity.parse(severity)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._random = random.Random(seed)
+        if claim_timeout is None:
+            claim_timeout = max(60.0, 2 * self.time_limit)
+        if not claim_timeout > self.time_limit:
+            raise ConfigError(
+                f"claim_timeout must be longer than time_limit ({self.time_limit:g} s); "
+                f"got {claim_timeout!r}"
+            )
+        self.claim_timeout = timedelta(seconds=float(claim_timeout))
 
     @classmethod
     def from_configs(
@@ -260,7 +280,11 @@ class AlertDispatcher:
         now = self.clock()
         report = DeliveryReport()
         writes: dict[tuple[str, str], KeyState] = {}
-        plans = self._plan(self._alerts(alerts), now, report, writes)
+        token = uuid.uuid4().hex
+        claimed: list[tuple[str, str]] = []
+        plans = self._claim(
+            self._plan(self._alerts(alerts), now, report, writes), now, token, claimed, report
+        )
         outcomes: dict[str, list[tuple[Decision, str | None, int]]] = {s.name: [] for s in plans}
         tasks = {
             asyncio.ensure_future(self._deliver(sink, sends, deadline, outcomes[sink.name])): sink
@@ -283,6 +307,7 @@ class AlertDispatcher:
             for decision, error, attempts in done:
                 self._record(sink, decision, error, attempts, report, writes)
         self._save(writes, report)
+        self._release(claimed, token, report)
         for sink in plans:
             self._prune(sink, now, report)
         report.seconds = loop.time() - started
@@ -320,9 +345,10 @@ class AlertDispatcher:
         now: datetime,
         report: DeliveryReport,
         writes: dict[tuple[str, str], KeyState],
-    ) -> dict[AlertSink, list[Decision]]:
-        """Decide per sink what to send; note state changes that need no delivery."""
-        plans: dict[AlertSink, list[Decision]] = {sink: [] for sink in self.sinks}
+    ) -> dict[AlertSink, list[tuple[Alert, Decision]]]:
+        """Decide per sink what to send (with the alert each decision came from); note state
+        changes that need no delivery."""
+        plans: dict[AlertSink, list[tuple[Alert, Decision]]] = {sink: [] for sink in self.sinks}
         pending: dict[tuple[str, str], KeyState | None] = {}
         for alert in alerts:
             for sink in self.sinks:
@@ -337,13 +363,64 @@ class AlertDispatcher:
                 if decision.state is not None:
                     pending[slot] = decision.state
                 if decision.action == "send":
-                    plans[sink].append(decision)
+                    plans[sink].append((alert, decision))
                     continue
                 if decision.state is not None and decision.state != previous:
                     writes[slot] = decision.state
                 if decision.action == "suppress":
                     report.suppressed.append(Suppressed(sink.name, alert.key, decision.reason))
         return plans
+
+    def _claim(
+        self,
+        plans: dict[AlertSink, list[tuple[Alert, Decision]]],
+        now: datetime,
+        token: str,
+        claimed: list[tuple[str, str]],
+        report: DeliveryReport,
+    ) -> dict[AlertSink, list[Decision]]:
+        """Keep the sends this dispatcher claimed, decided again on the freshest state."""
+        state = self.state
+        out: dict[AlertSink, list[Decision]] = {sink: [] for sink in plans}
+        for sink, sends in plans.items():
+            cooldown = self._cooldown(sink)
+            for alert, decision in sends:
+                if not isinstance(state, ClaimingAlertState):
+                    out[sink].append(decision)  # a state without claims: as before
+                    continue
+
+                def redecide(
+                    previous: KeyState | None, alert: Alert = alert, cooldown: timedelta = cooldown
+                ) -> Decision:
+                    return decide(previous, alert, now=now, cooldown=cooldown)
+
+                try:
+                    fresh = state.claim(
+                        sink.name, alert.key, redecide, now=now, token=token, ttl=self.claim_timeout
+                    )
+                except Exception as error:  # never lose an alert to the state store
+                    report.note(f"alert state could not be claimed ({error}); sent unclaimed")
+                    out[sink].append(decision)
+                    continue
+                if fresh is None:
+                    reason = "being delivered by another runner"
+                    report.suppressed.append(Suppressed(sink.name, alert.key, reason))
+                elif fresh.action == "send":
+                    claimed.append((sink.name, alert.key))
+                    out[sink].append(fresh)
+                elif fresh.action == "suppress":
+                    report.suppressed.append(Suppressed(sink.name, alert.key, fresh.reason))
+        return out
+
+    def _release(self, claimed: list[tuple[str, str]], token: str, report: DeliveryReport) -> None:
+        state = self.state
+        if not isinstance(state, ClaimingAlertState):
+            return
+        for sink, key in claimed:
+            try:
+                state.release(sink, key, token)
+            except Exception as error:  # the claim then times out
+                report.note(f"alert claim could not be released ({error})")
 
     async def _deliver(
         self,

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from datacanary.errors import ConfigError
-from datacanary.results import Status, Verdict, band_text, format_number
+from datacanary.results import Status, Verdict, as_utc, band_text, format_number
 
 __all__ = ["SCHEMA", "Alert", "Severity"]
 
@@ -70,11 +70,7 @@ _RANKS = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 def _utc(moment: datetime | None) -> datetime:
     """``moment`` as an aware UTC datetime (naive values are taken to be UTC); now if None."""
-    if moment is None:
-        return datetime.now(timezone.utc)
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    return datetime.now(timezone.utc) if moment is None else as_utc(moment)
 
 
 def _finite(x: float | None) -> float | None:
@@ -116,21 +112,46 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _show(value: Any) -> str:
+_LABEL_NAME = re.compile(
+    r"(^|[_\W])(id|ids|key|pk|number|no|nr|code|year|zip)$|[a-z0-9](Id|ID|Key)$", re.IGNORECASE
+)  # columns whose whole numbers are labels (2183, 2024), not quantities (2,183)
+
+
+def _show(value: Any, column: str = "") -> str:
+    """A field's value: labels such as ids and years as written (``id=2183``), amounts with
+    thousands separators (``amount=9,999,999``).
+
+    >>> _show(2183, "order_id"), _show(2183.0, "customerId"), _show(2183, "amount")
+    ('2183', '2183', '2,183')
+    """
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, (int, float)):
+        whole = math.isfinite(value) and value == int(value)
+        if whole and _LABEL_NAME.search(column):
+            return str(int(value))
         return format_number(value)
     text = str(value)
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def _record_text(record: Mapping[str, Any], first: Sequence[str] = ()) -> str:
-    """``{id=42, amount=9,999,999, …}``, the named columns first."""
-    names = [c for c in first if c in record]
-    names += [c for c in record if c not in names]
-    shown = [f"{c}={_show(record[c])}" for c in names[:_MAX_SHOWN_FIELDS]]
-    more = ", …" if len(names) > _MAX_SHOWN_FIELDS else ""
+def _fields_text(record: Mapping[str, Any], first: Sequence[str], keep: Sequence[str] = ()) -> str:
+    """``{id=42, amount=9,999,999, …}``: the ``first`` columns (the entity's key) in their
+    order, then the record's other columns in the record's order, so every alert of a table
+    lists its fields in the same order; the ``keep`` columns (the explained ones) are shown
+    even when the record is cut to its first fields.
+
+    >>> _fields_text({"amount": 5, "id": 7, "country": "DE", "note": "x"}, ["id"], ["note"])
+    '{id=7, amount=5, country=DE, note=x}'
+    """
+    rest = [c for c in record if c not in first]
+    must = {c for c in rest if c in keep}
+    room = max(_MAX_SHOWN_FIELDS - len(first) - len(must), 0)
+    others = [c for c in rest if c not in must][:room]
+    chosen = must | set(others)
+    names = [*first, *(c for c in rest if c in chosen)]
+    shown = [f"{c}={_show(record[c], str(c))}" for c in names]
+    more = ", …" if len(names) < len(record) else ""
     return "{" + ", ".join(shown) + more + "}"
 
 
@@ -293,7 +314,8 @@ class Alert:
         else:
             suffix = ",".join(sorted(explained)) or "*"
         if reason is None:
-            reason = f"{dataset} row {_record_text(record, [*key_columns, *explained])} scored "
+            shown = _fields_text(record, list(key_columns), explained)
+            reason = f"{dataset} row {shown} scored "
             reason += format_number(score)
             if threshold is not None:
                 reason += f" (threshold {format_number(threshold)})"

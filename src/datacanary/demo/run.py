@@ -29,12 +29,11 @@ datasets:
   - name: orders
     source: data/orders.parquet
     metrics:
-      # fewer orders at weekends: judge each day against the same weekday
-      - row_count: {detector: {name: seasonal, period: weekday}}
+      # judged by the default detector, `auto`: it finds the weekday pattern itself
+      - row_count
       - null_fraction: {columns: [customer_email, country, amount]}
       - mean: {columns: [amount]}
       - schema
-    detector: {name: mad, min_history: 7}
 """
 
 
@@ -55,7 +54,7 @@ def _rows(out_dir: Path, console: Console) -> None:
     from datacanary.demo.sample import ANOMALY_KINDS, orders
     from datacanary.detectors import TableDetector
     from datacanary.evaluate import evaluate_scores
-    from datacanary.report.plots import score_scatter
+    from datacanary.report.plots import top_rows_figure
 
     console.print("[bold]1. Row-level outliers[/] in a day of orders")
     table = orders(5000, seed=7)
@@ -95,12 +94,14 @@ def _rows(out_dir: Path, console: Console) -> None:
     scored["is_anomaly"] = flagged
     scored["explanation"] = list(scores.explanations)
     scored.to_csv(out_dir / "scored_orders.csv", index=False)
-    score_scatter(
-        detector.encoder_.transform(features),
+    top_rows_figure(
+        features,
         np.asarray(scores.scores),
         flagged,
+        list(scores.explanations),
         out_dir / "scores.png",
-        title="orders — rows coloured by anomaly score",
+        threshold=scores.threshold,
+        title="orders — the most anomalous rows and why",
     )
     console.print(f"   wrote {out_dir / 'scored_orders.csv'} and {out_dir / 'scores.png'}\n")
 

@@ -1,8 +1,14 @@
 """``iforest``: scikit-learn's Isolation Forest behind datacanary's threshold and sign.
 
 The forest is :class:`sklearn.ensemble.IsolationForest` with its own defaults; this wrapper
-only scores the training rows once, sets the threshold from them, and reports scores the
-product's way (higher = more anomalous). Scores equal ``-IsolationForest.score_samples``.
+reports scores the product's way (higher = more anomalous): new rows score
+``-IsolationForest.score_samples``, and so do the training rows (``anomaly_scores_``, the
+calibration set of the threshold): each tree is grown on 256 rows, so a training row is inside
+about ``256 / n`` of the trees. Measured on 4,000 Gaussian rows (2 and 6 columns), the 50th-99.9th
+percentiles of the in-sample and of five-fold cross-fitted training scores agree within 0.016
+and fresh rows get the same p-values from either; cross-fitting, though, scores a training
+outlier like a new row beyond the range, which Isolation Forest isolates no faster than the
+most extreme ordinary row (a planted outlier fell from rank 3 to 56 of 600).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ class IForestDetector(BaseDetector):
     max_features : int or float, default=1.0
         Columns drawn to build each tree.
     contamination : float or "auto", default="auto"
-        Fraction of training rows to flag, or ``"auto"`` for the robust rule.
+        Fraction of training rows to flag, or ``"auto"``: p-value below 0.001.
     random_state : int or None, default=None
         Seed of the forest.
     n_jobs : int or None, default=None
@@ -51,8 +57,13 @@ class IForestDetector(BaseDetector):
     >>> rng = np.random.default_rng(0)
     >>> X = np.vstack([rng.normal(size=(300, 2)), [[6.0, 6.0]]])
     >>> detector = IForestDetector(random_state=0).fit(X)
-    >>> int(np.argmax(detector.anomaly_scores_)), detector.predict(X[-1:]).tolist()
-    (300, [-1])
+    >>> int(np.argmax(detector.anomaly_scores_)), round(float(detector.p_values(X[-1:])[0]), 4)
+    (300, 0.0013)
+    >>> IForestDetector(random_state=0, contamination=0.01).fit(X).predict(X[-1:]).tolist()
+    [-1]
+
+    Its scores are bounded (at most 1), so their tail is far lighter than exponential and the
+    default rule (p < 0.001) flags little: 0.0013 here, not flagged.
     """
 
     def __init__(

@@ -12,9 +12,13 @@ Two measured choices keep them usable on large tables (2-core machine, scikit-le
   therefore stops growing at 10,000 rows and scoring grows linearly in the rows scored:
   about ``rows x max_samples x columns`` distance work.
 
-A row that is itself in the reference set counts as its own nearest neighbour, exactly as a
-new copy of it would (scikit-learn's novelty mode); training rows are scored like new rows,
-so ``predict`` on the training table agrees with ``fit_predict``.
+**Leave-self-out.** The training rows' scores (``anomaly_scores_``, the calibration set of the
+threshold) are honest: a training row that is in the reference set does not count itself as
+its own neighbour (``knn`` takes the k-th neighbour among the *other* reference rows; ``lof``
+takes scikit-learn's non-novelty ``negative_outlier_factor_`` for the reference rows), and a
+training row outside it is scored exactly as a new row. A new row is compared with every
+reference row, so ``predict`` on the training table sees each reference row as its own first
+neighbour and can differ from ``fit_predict``, which uses the honest scores.
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ class KNNDetector(BaseDetector):
     Parameters
     ----------
     n_neighbors : int, default=10
-        k. A reference row counts as its own first neighbour (see the module docstring).
+        k. A training row in the reference set does not count itself (see the module docstring).
     max_samples : int or None, default=10000
         Reference rows drawn at random when the table is larger; None uses every row.
     n_estimators : int, default=1
@@ -75,7 +79,7 @@ class KNNDetector(BaseDetector):
     algorithm : {"auto", "brute", "kd_tree", "ball_tree"}, default="auto"
         Neighbour search; ``"auto"`` as measured in the module docstring.
     contamination : float or "auto", default="auto"
-        Fraction of training rows to flag, or ``"auto"`` for the robust rule.
+        Fraction of training rows to flag, or ``"auto"``: p-value below 0.001.
     random_state : int or None, default=None
         Seed of the reference draws.
     n_jobs : int or None, default=None
@@ -85,8 +89,10 @@ class KNNDetector(BaseDetector):
     ----------
     neighbors_ : list of sklearn.neighbors.NearestNeighbors
         One fitted search index per reference draw.
+    references_ : list of ndarray
+        The training rows of each reference draw.
     anomaly_scores_ : ndarray of shape (n_samples,)
-        Training rows' anomaly scores (higher = more anomalous).
+        Training rows' leave-self-out anomaly scores (higher = more anomalous).
     threshold_ : float
         Rows scoring above it are outliers; ``offset_ = -threshold_``.
 
@@ -145,12 +151,25 @@ class KNNDetector(BaseDetector):
             )
         rng = check_random_state(self.random_state)
         draws = 1 if self.max_samples is None or n <= self.max_samples else self.n_estimators
+        self.references_ = [_reference_rows(n, self.max_samples, rng) for _ in range(draws)]
         self.neighbors_ = [
             NearestNeighbors(
                 n_neighbors=self.n_neighbors, algorithm=algorithm, n_jobs=self.n_jobs
-            ).fit(X[_reference_rows(n, self.max_samples, rng)])
-            for _ in range(draws)
+            ).fit(X[rows])
+            for rows in self.references_
         ]
+
+    def _fit_scores(self, X: np.ndarray) -> np.ndarray:
+        total = np.zeros(X.shape[0])
+        for rows, index in zip(self.references_, self.neighbors_, strict=True):
+            k = self.n_neighbors
+            wanted = min(k + 1, rows.size)
+            distances, _ = index.kneighbors(X, n_neighbors=wanted)
+            score = distances[:, k - 1].copy()
+            # a reference row's own distance 0 is among its first neighbours: skip one
+            score[rows] = distances[rows, min(k, wanted - 1)]
+            total += score
+        return total / len(self.neighbors_)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         total = np.zeros(X.shape[0])
@@ -163,9 +182,11 @@ class KNNDetector(BaseDetector):
 class LOFDetector(BaseDetector):
     """Local Outlier Factor: density of a row relative to its neighbours' density.
 
-    Wraps :class:`sklearn.neighbors.LocalOutlierFactor` in novelty mode, fitted on at most
-    ``max_samples`` reference rows; the score is ``-LocalOutlierFactor.score_samples``, about 1
-    for inliers and larger for outliers.
+    Wraps :class:`sklearn.neighbors.LocalOutlierFactor`, fitted on at most ``max_samples``
+    reference rows; new rows are scored in novelty mode, ``-LocalOutlierFactor.score_samples``,
+    about 1 for inliers and larger for outliers. The reference rows' own training scores are
+    the non-novelty ``-negative_outlier_factor_`` (each row left out of its neighbours), not
+    novelty scores of rows the model was fitted on, which scikit-learn's docs warn against.
 
     Parameters
     ----------
@@ -176,7 +197,7 @@ class LOFDetector(BaseDetector):
     algorithm : {"auto", "brute", "kd_tree", "ball_tree"}, default="auto"
         Neighbour search; ``"auto"`` as measured in the module docstring.
     contamination : float or "auto", default="auto"
-        Fraction of training rows to flag, or ``"auto"`` for the robust rule.
+        Fraction of training rows to flag, or ``"auto"``: p-value below 0.001.
     random_state : int or None, default=None
         Seed of the reference draw.
     n_jobs : int or None, default=None
@@ -186,8 +207,10 @@ class LOFDetector(BaseDetector):
     ----------
     estimator_ : sklearn.neighbors.LocalOutlierFactor
         The fitted model (``novelty=True``).
+    reference_ : ndarray
+        The training rows it was fitted on.
     anomaly_scores_ : ndarray of shape (n_samples,)
-        Training rows' anomaly scores (higher = more anomalous).
+        Training rows' leave-self-out anomaly scores (higher = more anomalous).
     threshold_ : float
         Rows scoring above it are outliers; ``offset_ = -threshold_``.
 
@@ -238,10 +261,20 @@ class LOFDetector(BaseDetector):
                 f"lof needs more rows than n_neighbors={self.n_neighbors}; got {n} "
                 f"(n_samples={n}). Pass more rows or n_neighbors={max(n - 1, 1)} or fewer"
             )
-        reference = X[_reference_rows(n, self.max_samples, check_random_state(self.random_state))]
+        rng = check_random_state(self.random_state)
+        self.reference_ = _reference_rows(n, self.max_samples, rng)
         self.estimator_ = LocalOutlierFactor(
             n_neighbors=self.n_neighbors, algorithm=algorithm, novelty=True, n_jobs=self.n_jobs
-        ).fit(reference)
+        ).fit(X[self.reference_])
+
+    def _fit_scores(self, X: np.ndarray) -> np.ndarray:
+        scores = np.empty(X.shape[0])
+        outside = np.ones(X.shape[0], dtype=bool)
+        outside[self.reference_] = False
+        scores[self.reference_] = -self.estimator_.negative_outlier_factor_
+        if outside.any():
+            scores[outside] = self._score(X[outside])
+        return scores
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return -np.asarray(self.estimator_.score_samples(X))

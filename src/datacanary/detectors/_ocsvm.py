@@ -2,7 +2,9 @@
 
 Training a kernel SVM costs between quadratic and cubic time in its rows, so the model is fitted
 on at most ``max_samples`` rows (default 5,000) drawn at random; every row is scored, at a cost
-linear in the rows scored times the support vectors.
+linear in the rows scored times the support vectors. The boundary is drawn around the rows it
+was fitted on, so the training rows' own scores (``anomaly_scores_``, the calibration set of the
+threshold) are cross-fitted: five folds, each scored by an SVM fitted on the other four.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class OCSVMDetector(BaseDetector):
     max_samples : int or None, default=5000
         Rows drawn at random to fit when the table is larger; None fits on every row.
     contamination : float or "auto", default="auto"
-        Fraction of training rows to flag, or ``"auto"`` for the robust rule.
+        Fraction of training rows to flag, or ``"auto"``: p-value below 0.001.
     random_state : int or None, default=None
         Seed of the subsample.
 
@@ -40,7 +42,7 @@ class OCSVMDetector(BaseDetector):
     estimator_ : sklearn.svm.OneClassSVM
         The fitted model.
     anomaly_scores_ : ndarray of shape (n_samples,)
-        Training rows' anomaly scores, ``-estimator_.score_samples(X)``.
+        Training rows' cross-fitted anomaly scores.
     threshold_ : float
         Rows scoring above it are outliers; ``offset_ = -threshold_``.
 
@@ -81,6 +83,9 @@ class OCSVMDetector(BaseDetector):
         _positive_int("max_samples", self.max_samples, allow_none=True)
         rows = _reference_rows(X.shape[0], self.max_samples, check_random_state(self.random_state))
         self.estimator_ = OneClassSVM(kernel=self.kernel, gamma=self.gamma, nu=self.nu).fit(X[rows])
+
+    def _fit_scores(self, X: np.ndarray) -> np.ndarray:
+        return self._crossfit_scores(X)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return -np.asarray(self.estimator_.score_samples(X))

@@ -6,9 +6,11 @@ says higher = more anomalous, so scores pass through unchanged: training scores 
 ``decision_scores_``, new rows are scored with its ``decision_function``. PyOD's own
 ``contamination`` is left at its default; datacanary's threshold decides the labels.
 
-PyOD's neighbour detectors (``knn``, ``lof``, ...) score training rows leaving each row out
-and new rows with every training row, so their ``predict`` on the training table may differ
-slightly from ``fit_predict``; datacanary's own ``knn`` and ``lof`` do not.
+The training scores (PyOD's ``decision_scores_``) are the calibration set of the p-values:
+PyOD's neighbour detectors (``knn``, ``lof``, ...) score training rows leaving each row out,
+as datacanary's own do; others score them in sample, which is honest only as far as one row
+barely moves the model. ``predict`` scores rows as new rows, so on the training table it may
+differ from ``fit_predict``.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ class PyODDetector(BaseDetector):
     params : dict or None, default=None
         Keyword arguments for the PyOD class (its ``contamination`` excepted).
     contamination : float or "auto", default="auto"
-        Fraction of training rows to flag, or ``"auto"`` for the robust rule.
+        Fraction of training rows to flag, or ``"auto"``: p-value below 0.001.
     random_state : int or None, default=None
         Passed to the PyOD class when it takes one and ``params`` does not set it.
 

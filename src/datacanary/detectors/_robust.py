@@ -8,10 +8,22 @@ Everything is vectorised numpy: fitting is one pass for the centres and scales.
 cannot inflate the scale that judges them. When a column's MAD is zero (more than half its
 values tied), 1.2533 x the mean absolute deviation replaces it, then the standard deviation,
 then 1.
+
+**Zero-inflated columns.** A column that is exactly 0 on at least half of the training rows -- a
+discount that is 0 on 70 % of orders, a null indicator, a one-hot category -- is a mixture of a
+point mass at 0 and the rest, and both detectors judge it as one. A row *on* the mass deviates
+by 0. A row off it is judged on the other values only (their median and MAD for ``mad``, their
+mean and standard deviation for ``zscore``), and its ``|z|`` is the normal z with the same
+two-sided tail probability as the mixture gives it: ``P(off the mass) x P(|z_rest| >= its
+value)``. So a non-zero discount, 30 % of the rows, counts ``|z| = 1.0`` at a typical value and
+about as many standard deviations as it lies from the other discounts when it is extreme,
+instead of ``1 / (1.2533 x 0.3 x mean discount)`` for every non-zero value; a null in a column
+that is null on 5 % of the rows counts 1.96, on 0.1 % 3.3.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -19,9 +31,18 @@ import numpy as np
 from datacanary.detectors._base import BaseDetector
 from datacanary.errors import ConfigError
 
-__all__ = ["MADDetector", "ZScoreDetector", "robust_center_scale"]
+__all__ = [
+    "MASS_SHARE",
+    "MADDetector",
+    "ZScoreDetector",
+    "mass_z",
+    "point_mass",
+    "robust_center_scale",
+]
 
 _COMBINE = ("rms", "max")
+MASS_SHARE = 0.5
+"""A column exactly 0 on at least this share of its rows is zero-inflated."""
 
 
 def robust_center_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +75,46 @@ def robust_center_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return center, scale
 
 
+def point_mass(values: np.ndarray) -> tuple[float, float] | None:
+    """``(0.0, share of non-zero rows)`` when at least half of ``values`` are exactly 0.
+
+    ``values`` is one column without NaN. None when fewer are 0, or when every value is 0 (a
+    constant column). Only 0 counts: it is the value that means "nothing happened" (no
+    discount, no null, not this category). A mass at another value -- the floor of a
+    standardised column, a dominant level -- is judged by the MAD fallbacks, as departures
+    from it are then the signal (ODDS ``breastw``, ``cardio``, ``mammography``).
+
+    >>> point_mass(np.array([0.0, 0.0, 0.0, 0.1, 0.2]))
+    (0.0, 0.4)
+    >>> point_mass(np.array([1.0, 1.0, 1.0, 2.0])) is None
+    True
+    """
+    n = len(values)
+    if n == 0:
+        return None
+    zeros = int(np.count_nonzero(values == 0))
+    if zeros == n or zeros < MASS_SHARE * n:
+        return None
+    return 0.0, (n - zeros) / n
+
+
+def mass_z(z_rest: np.ndarray, off_share: float) -> np.ndarray:
+    """The normal ``|z|`` with the tail probability ``off_share x P(|Z| >= |z_rest|)``.
+
+    ``z_rest`` is a value's deviation among the values off a point mass (see the module
+    docstring); ``off_share`` the share of rows off the mass.
+
+    >>> mass_z(np.array([0.0, 3.0, 30.0]), 0.3).round(2)
+    array([ 1.04,  3.35, 30.04])
+    """
+    from scipy.special import log_ndtr, ndtri_exp
+
+    z = np.abs(np.asarray(z_rest, dtype=np.float64))
+    # one-sided tail of the answer: off_share x P(Z >= |z|), in logs so huge z stay finite
+    log_tail = math.log(max(off_share, 1e-300)) + log_ndtr(-z)
+    return np.asarray(-ndtri_exp(np.minimum(log_tail, math.log(0.5))))
+
+
 class _DeviationDetector(BaseDetector):
     combine: str
 
@@ -63,10 +124,24 @@ class _DeviationDetector(BaseDetector):
     def _fit(self, X: np.ndarray) -> None:
         if self.combine not in _COMBINE:
             raise ConfigError(f"combine must be one of {', '.join(_COMBINE)}; got {self.combine!r}")
-        self.center_, self.scale_ = self._center_scale(X)
+        center, scale = self._center_scale(X)
+        self.mass_ = np.full(X.shape[1], np.nan)
+        self.off_share_ = np.zeros(X.shape[1])
+        for j in range(X.shape[1]):
+            found = point_mass(X[:, j])
+            if found is None:
+                continue
+            self.mass_[j], self.off_share_[j] = found
+            rest = X[X[:, j] != found[0], j][:, None]
+            rest_center, rest_scale = self._center_scale(rest)
+            center[j], scale[j] = rest_center[0], rest_scale[0]
+        self.center_, self.scale_ = center, scale
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         z = np.abs((X - self.center_) / self.scale_)
+        for j in np.flatnonzero(~np.isnan(self.mass_)):
+            on = X[:, j] == self.mass_[j]
+            z[:, j] = np.where(on, 0.0, mass_z(z[:, j], float(self.off_share_[j])))
         if self.combine == "max":
             return np.asarray(z.max(axis=1))
         return np.asarray(np.sqrt(np.mean(z * z, axis=1)))
@@ -86,7 +161,10 @@ class ZScoreDetector(_DeviationDetector):
     Attributes
     ----------
     center_, scale_ : ndarray of shape (n_features,)
-        Column means and standard deviations (1 where a column is constant).
+        Column means and standard deviations (1 where a column is constant); for a column with
+        a point mass, those of its other values.
+    mass_, off_share_ : ndarray of shape (n_features,)
+        Each column's point mass (NaN where none) and the share of rows off it.
     anomaly_scores_ : ndarray of shape (n_samples,)
         Training rows' anomaly scores (higher = more anomalous).
     threshold_ : float
@@ -127,7 +205,10 @@ class MADDetector(_DeviationDetector):
     Attributes
     ----------
     center_, scale_ : ndarray of shape (n_features,)
-        Column medians and robust scales (see the module docstring for the fallbacks).
+        Column medians and robust scales (see the module docstring for the fallbacks); for a
+        column with a point mass, those of its other values.
+    mass_, off_share_ : ndarray of shape (n_features,)
+        Each column's point mass (NaN where none) and the share of rows off it.
     anomaly_scores_ : ndarray of shape (n_samples,)
         Training rows' anomaly scores (higher = more anomalous).
     threshold_ : float
@@ -140,8 +221,12 @@ class MADDetector(_DeviationDetector):
     >>> detector = MADDetector(combine="max").fit(X)
     >>> detector.anomaly_score(X).round(1)
     array([ 0. ,  1.3,  1.3,  0.7, 27. ])
-    >>> detector.predict(X)
-    array([ 1,  1,  1,  1, -1])
+
+    A discount that is 0 on 70 % of the rows: the non-zero ones are judged among themselves.
+
+    >>> discount = np.array([[0.0]] * 14 + [[0.1], [0.15], [0.1], [0.2], [0.15], [1.5]])
+    >>> MADDetector().fit(discount).anomaly_scores_[-7:].round(1)
+    array([ 0. ,  1.4,  1. ,  1.4,  1.4,  1. , 18.3])
     """
 
     def __init__(self, *, combine: str = "rms", contamination: float | str = "auto") -> None:

@@ -12,6 +12,7 @@ from datacanary.detectors._base import BaseDetector
 from datacanary.detectors._encode import TableEncoder, to_frame
 from datacanary.detectors._explain import explain
 from datacanary.detectors._registry import make_detector
+from datacanary.detectors._threshold import rule_text
 from datacanary.errors import ConfigError
 from datacanary.results import RowScores
 
@@ -30,8 +31,9 @@ class TableDetector:
     method : str, default="auto"
         Detector name, one of :func:`available_methods` (``"auto"``: the benchmarked ensemble).
     contamination : float or "auto", default="auto"
-        ``"auto"`` flags rows scoring more than 3 robust standard deviations above the median
-        score; a fraction in (0, 0.5] flags that share of the training rows.
+        ``"auto"`` flags a row whose p-value against the training rows is below 0.001 (a row
+        like them is flagged with probability 0.1 %); a fraction in (0, 0.5] flags that share
+        of the training rows. Every row gets its p-value either way.
     columns, exclude : list of str or None, default=None
         Input columns to use / to leave out (all usable columns by default).
     random_state : int or None, default=0
@@ -48,7 +50,7 @@ class TableDetector:
     detector_ : BaseDetector
         The fitted detector.
     threshold_ : float
-        Anomaly scores above it are flagged.
+        Anomaly scores above it are flagged (the score whose p-value is the rule's cut).
 
     Raises
     ------
@@ -131,15 +133,15 @@ class TableDetector:
             raise NotFittedError("this TableDetector is not fitted yet; call fit(data) first")
         frame = to_frame(data)
         scores = self.detector_.anomaly_score(self.encoder_.transform(frame))
-        return self._result(frame, scores)
+        return self._result(frame, scores, self.detector_.calibration_.p_values(scores))
 
     def fit_score(self, data: Any) -> RowScores:
-        """Fit on ``data`` and score its rows (each row is scored once)."""
+        """Fit on ``data`` and score its rows by their honest (out-of-sample) scores, once."""
         frame = to_frame(data)
         self._fit(frame)
-        return self._result(frame, self.detector_.anomaly_scores_)
+        return self._result(frame, self.detector_.anomaly_scores_, self.detector_.p_values_)
 
-    def _result(self, frame: Any, scores: np.ndarray) -> RowScores:
+    def _result(self, frame: Any, scores: np.ndarray, p_values: np.ndarray) -> RowScores:
         flagged = scores > self.threshold_
         explanations = [""] * len(scores)
         rows = np.flatnonzero(flagged)
@@ -155,6 +157,14 @@ class TableDetector:
             method=self.method,
             features=list(self.encoder_.columns_),
             dropped_columns=dict(self.encoder_.dropped_columns_),
+            p_values=p_values.tolist(),
+            rule=rule_text(
+                int(flagged.sum()),
+                len(scores),
+                self.contamination,
+                self.threshold_,
+                n_calibration=self.detector_.calibration_.n,
+            ),
         )
 
     def __repr__(self) -> str:

@@ -5,7 +5,7 @@ spread, string lengths, freshness; the schema and its fingerprint; custom SQL me
 returns a :class:`TableProfile`, whose :meth:`~TableProfile.observations` are the flat numbers
 a :mod:`datacanary.store` keeps and :mod:`datacanary.series` detectors judge.
 
-The SQL for each metric lives in a small per-dialect catalog (DuckDB, PostgreSQL) with
+The SQL for each metric lives in a small per-dialect catalog (DuckDB, PostgreSQL, Spark SQL) with
 :func:`register_dialect` as the extension point for other engines. See docs/metrics.md.
 """
 
@@ -19,6 +19,7 @@ from datacanary.metrics._catalog import (
     Dialect,
     DuckDBDialect,
     PostgresDialect,
+    SparkDialect,
     get_dialect,
     register_dialect,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "DuckDBDialect",
     "Observation",
     "PostgresDialect",
+    "SparkDialect",
     "TableProfile",
     "get_dialect",
     "profile",

@@ -1,12 +1,12 @@
 """The metric catalog: each metric's meaning, the columns it applies to, its SQL per dialect.
 
 A metric is written once as a small SQL expression per dialect, so a whole table profile is
-one ``SELECT <aggregates> FROM <table>`` that runs inside the engine. Two dialects ship:
-DuckDB (files, frames, DuckDB databases) and PostgreSQL.
+one ``SELECT <aggregates> FROM <table>`` that runs inside the engine. Three dialects ship:
+DuckDB (files, frames, DuckDB databases), PostgreSQL and Spark SQL.
 
 Extension points
 ----------------
-* **A new engine** (Spark SQL, Snowflake, BigQuery...): subclass :class:`Dialect`, override the
+* **A new engine** (Snowflake, BigQuery, Databricks SQL...): subclass :class:`Dialect`, override the
   expressions that differ (``approx_distinct``, ``finite``, ``epoch``, ``length``...) and
   ``column_kind`` (the engine's type names), then :func:`register_dialect`. Its source needs a
   connection that runs SQL (:class:`datacanary.sources.SourceConnection`).
@@ -28,6 +28,7 @@ __all__ = [
     "Dialect",
     "DuckDBDialect",
     "PostgresDialect",
+    "SparkDialect",
     "get_dialect",
     "register_dialect",
 ]
@@ -138,8 +139,11 @@ class Dialect:
             return f"{function}({numeric}) FILTER (WHERE {self.finite(value)})"
         return f"{function}({numeric})"
 
-    def epoch(self, value: str) -> str:
-        """Seconds since 1970-01-01 UTC of a date or timestamp (naive timestamps as UTC)."""
+    def epoch(self, value: str, type_name: str = "") -> str:
+        """Seconds since 1970-01-01 UTC of a date or timestamp (naive timestamps as UTC).
+
+        ``type_name`` is the column's engine type, for engines whose functions differ by type.
+        """
         return f"EXTRACT(EPOCH FROM {value})"
 
     def length(self, value: str) -> str:
@@ -190,7 +194,7 @@ class DuckDBDialect(Dialect):
     def finite(self, value: str) -> str:
         return f"isfinite({value})"
 
-    def epoch(self, value: str) -> str:
+    def epoch(self, value: str, type_name: str = "") -> str:
         return f"epoch({value})"
 
     def length(self, value: str) -> str:
@@ -222,7 +226,59 @@ class PostgresDialect(Dialect):
         return f"({value})::int" if kind == "boolean" else value
 
 
-_DIALECTS: dict[str, Dialect] = {"duckdb": DuckDBDialect(), "postgres": PostgresDialect()}
+@dataclass(frozen=True)
+class SparkDialect(Dialect):
+    """Spark SQL (classic or Spark Connect): backtick quoting, HyperLogLog++ distincts.
+
+    ``approx_count_distinct`` has a relative standard deviation of 5 % (Spark's default).
+    Naive timestamps (``timestamp_ntz``) and dates read as UTC whatever the session time zone.
+    """
+
+    name: str = "spark"
+    has_approx_distinct: bool = True
+
+    _NUMBER = frozenset({"tinyint", "smallint", "int", "integer", "bigint", "long", "decimal"})
+    _TEXT = frozenset({"string", "varchar", "char"})
+
+    def quote(self, identifier: str) -> str:
+        return "`" + identifier.replace("`", "``") + "`"
+
+    def column_kind(self, type_name: str) -> str:
+        base = re.sub(r"\(.*\)", "", type_name).strip().lower()
+        if base in self._NUMBER:
+            return "number"
+        if base in ("float", "double", "real"):
+            return "float"
+        if base == "boolean":
+            return "boolean"
+        if base in self._TEXT:
+            return "text"
+        if base in ("date", "timestamp", "timestamp_ntz", "timestamp_ltz"):
+            return "temporal"
+        return "other"
+
+    def value(self, column: str, kind: str) -> str:
+        return (
+            f"CASE WHEN isnan({column}) THEN NULL ELSE {column} END" if kind == "float" else column
+        )
+
+    def finite(self, value: str) -> str:
+        return f"{value} NOT IN (CAST('Infinity' AS DOUBLE), CAST('-Infinity' AS DOUBLE))"
+
+    def epoch(self, value: str, type_name: str = "") -> str:
+        base = type_name.strip().lower()
+        if base == "date":
+            return f"CAST(unix_date({value}) AS DOUBLE) * 86400"
+        if base == "timestamp_ntz":
+            return f"timestampdiff(MICROSECOND, TIMESTAMP_NTZ'1970-01-01 00:00:00', {value}) / 1e6"
+        return f"unix_micros({value}) / 1e6"
+
+
+_DIALECTS: dict[str, Dialect] = {
+    "duckdb": DuckDBDialect(),
+    "postgres": PostgresDialect(),
+    "spark": SparkDialect(),
+}
 
 
 def register_dialect(dialect: Dialect) -> None:

@@ -22,7 +22,7 @@ from datacanary.metrics._catalog import (
     Dialect,
     get_dialect,
 )
-from datacanary.results import Observation
+from datacanary.results import Observation, as_utc
 from datacanary.sources import Source, SourceConnection, resolve_source
 
 __all__ = ["ColumnProfile", "Observation", "TableProfile", "profile", "schema_fingerprint"]
@@ -312,7 +312,7 @@ def _utc(now: datetime | None) -> datetime:
         return datetime.now(timezone.utc)
     if not isinstance(now, datetime):
         raise ConfigError(f"now must be a datetime; got {type(now).__name__}")
-    return now.astimezone(timezone.utc)  # naive: local time, Python's convention
+    return as_utc(now)  # naive means UTC, as everywhere in datacanary
 
 
 def profile(
@@ -350,7 +350,7 @@ def profile(
         ``approx_count_distinct`` (a few percent off, constant memory); PostgreSQL has no
         built-in approximation and always counts exactly.
     now : datetime, optional
-        The moment freshness is measured against (default: now; naive means local time).
+        The moment freshness is measured against (default: now; naive means UTC).
 
     Returns
     -------
@@ -478,9 +478,9 @@ def _plan_column(
             slots["distinct_count"] = plan.add(dialect.distinct(value, exact=exact))
     if kind == "temporal":
         if "min" in todo:
-            slots["min"] = plan.add(dialect.epoch(f"min({column})"))
+            slots["min"] = plan.add(dialect.epoch(f"min({column})", type_))
         if todo & {"max", "freshness_seconds"}:
-            slots["max"] = plan.add(dialect.epoch(f"max({column})"))
+            slots["max"] = plan.add(dialect.epoch(f"max({column})", type_))
     else:
         for metric in ("min", "max"):
             if metric in todo:

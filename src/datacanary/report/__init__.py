@@ -5,7 +5,7 @@
   each stored metric with its expected band; it returns a :class:`Report` whose sections
   hold the numbers and the rendered figures.
 * :func:`write_report` writes one HTML file with every image inline: it opens offline.
-* :mod:`datacanary.report.plots` draws single figures (``score_scatter``, ``series_plot``,
+* :mod:`datacanary.report.plots` draws single figures (``top_rows_figure``, ``series_plot``,
   ``history_figure``...) for the CLI and for notebooks.
 
 Sign convention: an anomaly score is higher for a more anomalous row, in every plot.
@@ -22,6 +22,7 @@ from datacanary.report._model import (
     MetricHistory,
     Overview,
     Report,
+    RunChecks,
 )
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "MetricHistory",
     "Overview",
     "Report",
+    "RunChecks",
     "build_report",
     "write_report",
 ]

@@ -29,6 +29,7 @@ from datacanary.report._model import (
     MetricHistory,
     Overview,
     Report,
+    RunChecks,
 )
 from datacanary.results import Status
 
@@ -137,8 +138,8 @@ def build_report(
     >>> report = build_report(frame, title="Orders")
     >>> report.overview.rows, [c.kind for c in report.columns]
     (10, ['numeric', 'categorical'])
-    >>> report.columns[0].outliers
-    1
+    >>> report.detection.top_rows[0]["values"]["amount"]  # the most anomalous row
+    250.0
     """
     _check_arguments(sample_rows, seed, method)
     clock = _Clock()
@@ -166,19 +167,17 @@ def build_report(
         notes.append(
             f"Large table: the plots and the row-level detection use a uniform random sample "
             f"of {len(frame):,} of its {total:,} rows (seed {seed}). Row and column counts, "
-            "missing values, distinct values, duplicate rows, min/max/mean/stddev and outlier "
-            "counts cover every row."
+            "missing values, distinct values, duplicate rows and min/max/mean/stddev cover "
+            "every row."
         )
     kinds = {str(c): _sections.column_kind(frame[c]) for c in frame.columns}
-    fences = _sample_fences(frame, kinds)
     with clock.step("profile"):
-        prof, outlier_counts, duplicates = _profile(resolved, frame, fences, total)
-    with clock.step("columns"):
-        summaries = _columns(frame, prof, kinds, outlier_counts, total, notes)
+        prof, duplicates = _profile(resolved, frame, total)
     detection = None
+    marked: dict[str, np.ndarray] = {}
     with clock.step("detection"):
         try:
-            detection = _detection(frame, detector, label_column, labels, sampled, total)
+            detection, marked = _detection(frame, detector, label_column, labels, sampled, total)
         except InputError as exc:  # nothing to score: no usable column, too few rows
             notes.append(f"Row-level detection was skipped: {exc}")
     if detection is not None:  # what the detector left out as ids, so the page agrees with it
@@ -187,10 +186,12 @@ def build_report(
         ]
     else:
         identifiers = [
-            s.name
-            for s in summaries
-            if s.name != label_column and _identifier_like(frame[s.name], s, total)
+            str(c)
+            for c in frame.columns
+            if c != label_column and _identifier_like(frame[c], kinds[str(c)], prof, total)
         ]
+    with clock.step("columns"):
+        summaries = _columns(frame, prof, total, notes, detection, marked, identifiers)
     overview = _overview(frame, prof, total, kinds, summaries, identifiers, duplicates)
     numeric_columns = [c for c, k in kinds.items() if k == "numeric" and c not in identifiers]
     with clock.step("correlations"):
@@ -282,70 +283,27 @@ def _int(value: Any) -> int | None:
     return int(number) if math.isfinite(number) else None
 
 
-def _sample_fences(frame: pd.DataFrame, kinds: Mapping[str, str]) -> dict[str, tuple[float, float]]:
-    out = {}
-    for column, kind in kinds.items():
-        if kind == "numeric":
-            found = _sections.robust_fences(_sections.numeric_values(frame[column]))
-            if found is not None:
-                out[column] = found
-    return out
-
-
-def _outlier_sql(column: str, is_float: bool, fences: tuple[float, float]) -> str:
-    from datacanary.sources import quote_identifier
-
-    value = quote_identifier(column)
-    if is_float:  # NaN is missing, not an outlier (it also compares above every number)
-        value = f"NULLIF({value}, 'NaN')"
-    low, high = (repr(float(f)) for f in fences)
-    return f"count(*) FILTER (WHERE {value} < {low} OR {value} > {high})"
-
-
-def _may_hold_nan(values: pd.Series) -> bool:
-    import pandas as pd
-
-    if pd.api.types.is_float_dtype(values.dtype):
-        return True
-    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "decimal"
-
-
-def _profile(
-    resolved: Any,
-    frame: pd.DataFrame,
-    fences: Mapping[str, tuple[float, float]],
-    total: int,
-) -> tuple[TableProfile, dict[str, int], int | None]:
-    """The table's profile, outlier counts over every row (fences from the sample) and the
-    exact number of duplicate rows (None when the engine cannot compare the rows and they
-    are not all here), in as few pushed-down queries as the engine allows."""
+def _profile(resolved: Any, frame: pd.DataFrame, total: int) -> tuple[TableProfile, int | None]:
+    """The table's profile and the exact number of duplicate rows (None when the engine
+    cannot compare the rows and they are not all here), in one pushed-down query when the
+    engine allows."""
     from datacanary.metrics import profile
 
     exact = total <= EXACT_DISTINCT_ROWS
-    custom = {
-        f"outliers_{i}": _outlier_sql(column, _may_hold_nan(frame[column]), fences[column])
-        for i, column in enumerate(fences)
-    }
-    names = {f"outliers_{i}": column for i, column in enumerate(fences)}
     duplicates_sql = (
         "SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM {table}) AS d) "
         "FROM {table}"
     )
-    attempts = [{**custom, "duplicate_rows": duplicates_sql}, custom, {}]
-    for i, extra in enumerate(attempts):
-        try:
-            prof = profile(resolved, custom=extra or None, exact_distinct=exact)
-            break
-        except ConfigError:
-            # the engine rejected the extra SQL (DISTINCT over JSON or map columns, a type
-            # the comparison does not fit): fall back to the sample for those numbers
-            if i == len(attempts) - 1:
-                raise
-    outliers = {names[k]: int(v) for k, v in prof.custom.items() if k in names and v is not None}
+    try:
+        prof = profile(resolved, custom={"duplicate_rows": duplicates_sql}, exact_distinct=exact)
+    except ConfigError:
+        # the engine rejected DISTINCT over these columns (JSON or map columns): count the
+        # duplicates in the rows that are here, when they are all here
+        prof = profile(resolved, exact_distinct=exact)
     duplicates = _int(prof.custom.get("duplicate_rows"))
     if duplicates is None and len(frame) == total:
         duplicates = _sample_duplicates(frame)
-    return prof, outliers, duplicates
+    return prof, duplicates
 
 
 def _sample_duplicates(frame: pd.DataFrame) -> int | None:
@@ -358,12 +316,14 @@ def _sample_duplicates(frame: pd.DataFrame) -> int | None:
 def _columns(
     frame: pd.DataFrame,
     prof: TableProfile,
-    kinds: Mapping[str, str],
-    outliers: Mapping[str, int],
     total: int,
     notes: list[str],
+    detection: DetectionSection | None,
+    marked: Mapping[str, np.ndarray],
+    identifiers: Sequence[str],
 ) -> list[ColumnSummary]:
     out = []
+    flagged = detection.flagged_by_column if detection is not None else None
     for i, column in enumerate(frame.columns):
         name = str(column)
         stats = _profile_stats(prof, name)
@@ -374,17 +334,18 @@ def _columns(
                 non_null = total - int(stats.get("null_count") or 0)
                 stats["distinct_count"] = min(int(stats["distinct_count"]), non_null)
                 stats["distinct_approximate"] = True
-        summary = _sections.summarize_column(
-            name, frame[column], stats, total_rows=total, draw=i < MAX_PLOTTED_COLUMNS
-        )
-        if name in outliers:
-            counted = outliers[name]
-            rule = summary.outlier_rule.replace(
-                f" in the sample of {len(frame):,} rows",
-                "; fences from the sample, counted over every row",
+        out.append(
+            _sections.summarize_column(
+                name,
+                frame[column],
+                stats,
+                total_rows=total,
+                draw=i < MAX_PLOTTED_COLUMNS,
+                marked=marked.get(name, np.empty(0)) if flagged is not None else None,
+                flagged_rows=None if flagged is None else int(flagged.get(name, 0)),
+                identifier=name in identifiers,
             )
-            summary = _replace(summary, outliers=counted, outlier_rule=rule)
-        out.append(summary)
+        )
     if len(frame.columns) > MAX_PLOTTED_COLUMNS:
         notes.append(
             f"The table has {len(frame.columns):,} columns: the first {MAX_PLOTTED_COLUMNS} "
@@ -393,22 +354,17 @@ def _columns(
     return out
 
 
-def _identifier_like(values: pd.Series, summary: ColumnSummary, total: int) -> bool:
+def _identifier_like(values: pd.Series, kind: str, prof: TableProfile, total: int) -> bool:
     """Unique on every row of the sample (exact) and, by the profile's count, of the table."""
-    if not _sections.is_identifier_like(values, summary.kind):
+    if not _sections.is_identifier_like(values, kind):
         return False
-    distinct = _int(summary.stats.get("distinct_count"))
-    non_null = total - (_int(summary.stats.get("null_count")) or 0)
+    stats = _profile_stats(prof, str(values.name))
+    distinct = _int(stats.get("distinct_count"))
+    non_null = total - (_int(stats.get("null_count")) or 0)
     if distinct is None or non_null <= 0:
         return True
-    slack = 0.9 if summary.stats.get("distinct_approximate") else 0.99
+    slack = 0.99 if prof.exact_distinct else 0.9
     return distinct >= slack * non_null
-
-
-def _replace(summary: ColumnSummary, **changes: Any) -> ColumnSummary:
-    from dataclasses import replace
-
-    return replace(summary, **changes)
 
 
 def _profile_stats(prof: TableProfile, name: str) -> dict[str, Any]:
@@ -472,23 +428,39 @@ def _detection(
     y: np.ndarray | None,
     sampled: bool,
     total: int,
-) -> DetectionSection:
+) -> tuple[DetectionSection, dict[str, np.ndarray]]:
+    """The detection section, and per column the values of the flagged rows that stand out
+    on it (for the column's histogram)."""
     scored = detector.fit_score(frame)
     scores = np.asarray(scored.scores, dtype=float)
     flagged = np.asarray(scored.is_anomaly, dtype=bool)
-    matrix = np.asarray(detector.encoder_.transform(frame), dtype=float)
     features = list(scored.features)
-    encoded = list(detector.encoder_.feature_names_)
+    explanations = list(scored.explanations)
+    explanations += [""] * (len(scores) - len(explanations))
     where = f" (a sample of {len(frame):,} of {total:,} rows)" if sampled else ""
-    scatter = _sections.render(
-        plots.score_scatter(
-            matrix,
+    by_column: dict[str, list[int]] = {}
+    for i in np.flatnonzero(flagged):
+        for name in plots.explained_columns(explanations[int(i)]):
+            if name in frame.columns:
+                by_column.setdefault(name, []).append(int(i))
+    marked = {
+        name: _sections.numeric_values(frame[name].iloc[rows])
+        for name, rows in by_column.items()
+        if _sections.column_kind(frame[name]) == "numeric"
+    }
+    shown_frame = frame.drop(columns=[label_column]) if label_column else frame
+    top_plot = _sections.render(
+        plots.top_rows_figure(
+            shown_frame,
             scores,
             flagged,
-            title=f"Rows by anomaly score — {scored.method}",
-            feature_names=encoded if matrix.shape[1] <= 2 else None,
+            explanations,
+            threshold=float(scored.threshold),
+            title=f"The {min(10, len(scores))} most anomalous rows and why — {scored.method}",
+            row_labels=[""] * len(scores) if sampled else None,  # sample positions mean nothing
         ),
-        f"Scatter of the scored rows{where}, coloured by anomaly score",
+        f"The most anomalous rows{where} ranked by score, with the columns that made them "
+        "stand out and where their values sit",
     )
     distribution = _sections.render(
         plots.score_histogram(scores, scored.threshold),
@@ -516,7 +488,6 @@ def _detection(
                 f"Every label in {label_column!r} is the same, so ROC and PR curves are undefined."
             )
     order = np.argsort(-scores, kind="stable")[:TOP_ROWS]
-    explanations = list(scored.explanations)
     shown = _top_columns(frame, explanations, order, label_column)
     top_rows = []
     for i in order:
@@ -526,7 +497,7 @@ def _detection(
                 "row": None if sampled else int(i),
                 "anomaly_score": float(scores[i]),
                 "is_anomaly": bool(flagged[i]),
-                "explanation": explanations[i] if i < len(explanations) else "",
+                "explanation": explanations[i],
                 "label": None if y is None else int(y[i]),
                 "values": {c: _cell(row[c]) for c in shown},
             }
@@ -538,7 +509,7 @@ def _detection(
         threshold=float(scored.threshold),
         features=features,
         dropped_columns=dict(scored.dropped_columns),
-        scatter=scatter,
+        top_rows_plot=top_plot,
         score_distribution=distribution,
         top_rows=top_rows,
         top_columns=shown,
@@ -547,7 +518,9 @@ def _detection(
         roc=roc,
         pr=pr,
         notes=det_notes,
-    )
+        rule=str(getattr(scored, "rule", "") or ""),
+        flagged_by_column={name: len(rows) for name, rows in by_column.items()},
+    ), marked
 
 
 def _cell(value: Any) -> Any:
@@ -639,16 +612,32 @@ def _history(
                 "dataset's name (--dataset) to show its metrics."
             ),
         )
+    with open_store(location, read_only=True) as opened:
+        runs = opened.runs(name)
+        points = {key: opened.history(name, *key) for key in opened.series(name)}
     series = replay_history(name, store=location)
+    latest = runs[-1] if runs else None
+    schemas = {r.run_id: [tuple(pair) for pair in r.tags.get("schema") or []] for r in runs}
+    newest_columns = {c for c, _ in schemas.get(latest.run_id, [])} if latest else set()
+
+    def measured_now(key: tuple[str, str | None]) -> bool:
+        return bool(latest and points.get(key) and points[key][-1].run_id == latest.run_id)
+
+    def vanished(key: tuple[str, str | None]) -> bool:  # its column is gone from the table
+        return key[1] is not None and bool(newest_columns) and key[1] not in newest_columns
+
+    own = {k: v for k, v in series.items() if measured_now(k) or vanished(k)}
+    left_out = sorted(_subject(*k) for k in series if k not in own)
+    checks = _run_checks(name, runs, points, series, schemas)
     ranked = sorted(
-        series.items(),
+        own.items(),
         key=lambda item: -sum(v.status is Status.ANOMALY for v in item[1]),
     )
     message = ""
     if len(ranked) > MAX_HISTORY_SERIES:
         message = (
-            f"Showing {MAX_HISTORY_SERIES} of {len(ranked)} stored metrics, those with "
-            "flagged runs first."
+            f"Showing {MAX_HISTORY_SERIES} of {len(ranked)} of the monitor's metrics, those "
+            "with flagged runs first."
         )
         ranked = ranked[:MAX_HISTORY_SERIES]
     metrics = [_metric_history(metric, column, verdicts) for (metric, column), verdicts in ranked]
@@ -658,7 +647,96 @@ def _history(
         detector=HISTORY_DETECTOR,
         metrics=metrics,
         message=message,
+        checks=checks,
+        left_out=left_out,
     )
+
+
+def _subject(metric: str, column: str | None) -> str:
+    return f"{metric} of {column}" if column else metric
+
+
+def _schema_changes(
+    previous: Sequence[tuple[str, str]], current: Sequence[tuple[str, str]]
+) -> list[str]:
+    from datacanary.metrics import TableProfile
+
+    table = TableProfile(
+        source="", row_count=0, columns={}, schema=list(current), schema_fingerprint=""
+    )
+    return table.schema_changes(list(previous))
+
+
+def _run_checks(
+    dataset: str,
+    runs: Sequence[Any],
+    points: Mapping[tuple[str, str | None], Sequence[Any]],
+    series: Mapping[tuple[str, str | None], Sequence[Any]],
+    schemas: Mapping[str, Sequence[tuple[str, str]]],
+) -> list[RunChecks]:
+    """What the check said about each run, rebuilt from the store: the schema against the run
+    before, a column the monitor measured that vanished ("cannot be computed"), and each
+    metric replayed with its monitor's detector. The newest run in full; earlier runs only
+    where something failed; newest first."""
+    if not runs:
+        return []
+    by_run: dict[str, list[tuple[str, str]]] = {r.run_id: [] for r in runs}
+    judges_schema = ("column_count", None) in points or ("schema_hash", None) in points
+    schema_runs = {p.run_id for p in points.get(("column_count", None), [])}
+    schema_runs |= {p.run_id for p in points.get(("schema_hash", None), [])}
+    previous_schema: tuple[Any, Sequence[tuple[str, str]]] | None = None
+    seen: set[tuple[str, str | None]] = set()
+    for run in runs:
+        verdicts = by_run[run.run_id]
+        schema = schemas.get(run.run_id) or []
+        if judges_schema and run.run_id in schema_runs and schema:
+            if previous_schema is None:
+                verdicts.append(
+                    ("insufficient_history", "schema: first run, nothing to compare yet")
+                )
+            else:
+                when, before = previous_schema
+                changes = _schema_changes(before, schema)
+                if changes:
+                    verdicts.append(
+                        (
+                            "anomaly",
+                            f"schema of {dataset} changed since the run of {when:%Y-%m-%d %H:%M}: "
+                            + "; ".join(changes),
+                        )
+                    )
+                else:
+                    verdicts.append(
+                        ("passed", f"schema of {dataset} is unchanged ({len(schema)} columns)")
+                    )
+        columns = {c for c, _ in schema}
+        recorded = {k for k, pts in points.items() if any(p.run_id == run.run_id for p in pts)}
+        for metric, column in sorted(seen - recorded, key=str):
+            if column is not None and schema and column not in columns:
+                verdicts.append(
+                    (
+                        "error",
+                        f"{metric} of {column} cannot be computed: {dataset} has no column "
+                        f"{column!r} any more (renamed or dropped upstream?)",
+                    )
+                )
+        seen |= recorded
+        if schema:
+            previous_schema = (run.observed_at, schema)
+    for key, verdicts_of in series.items():
+        for point, verdict in zip(points.get(key, []), verdicts_of, strict=False):
+            if point.run_id in by_run:
+                by_run[point.run_id].append((verdict.status.value, verdict.message))
+    out = []
+    for i, run in enumerate(reversed(runs)):
+        said = by_run[run.run_id]
+        if i == 0:
+            out.append(RunChecks(observed_at=run.observed_at, verdicts=said, latest=True))
+            continue
+        failing = [(status, text) for status, text in said if status in ("anomaly", "error")]
+        if failing:
+            out.append(RunChecks(observed_at=run.observed_at, verdicts=failing))
+    return out
 
 
 def _pick_dataset(dataset: str | None, source_name: str, known: Sequence[str]) -> str | None:
@@ -672,9 +750,21 @@ def _pick_dataset(dataset: str | None, source_name: str, known: Sequence[str]) -
 
 
 def _metric_history(metric: str, column: str | None, verdicts: Sequence[Any]) -> MetricHistory:
-    subject = f"{metric} of {column}" if column else metric
+    subject = _subject(metric, column)
     usable = [v for v in verdicts if v.value is not None]
     flagged = [v for v in usable if v.status is Status.ANOMALY]
+    latest = verdicts[-1].message if verdicts else "no runs"
+    values = {float(v.value) for v in usable}
+    if len(usable) > 1 and len(values) == 1 and not flagged:  # never moved: a line of text
+        return MetricHistory(
+            metric=metric,
+            column=column,
+            runs=len(verdicts),
+            flagged=0,
+            latest=latest,
+            image=None,
+            flat_value=values.pop(),
+        )
     times: Sequence[Any] = [v.observed_at for v in usable]
     if any(t is None for t in times):
         times = list(range(len(usable)))
@@ -687,7 +777,6 @@ def _metric_history(metric: str, column: str | None, verdicts: Sequence[Any]) ->
         title=subject,
         width=5.9,
     )
-    latest = verdicts[-1].message if verdicts else "no runs"
     return MetricHistory(
         metric=metric,
         column=column,

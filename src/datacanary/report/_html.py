@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -113,6 +114,23 @@ def _num(value: Any) -> str:
         return format_number(float(value))
     except (TypeError, ValueError):
         return str(value)
+
+
+_LABEL_NAME = re.compile(
+    r"(^|[_\W])(id|ids|key|pk|number|no|nr|code|year|zip)$|[a-z0-9](Id|ID|Key)$", re.IGNORECASE
+)
+
+
+def _cell(value: Any, column: str) -> str:
+    """A value of a row: ids and years as written (``2183``), amounts as numbers (``2,183``).
+
+    >>> _cell(2183, "order_id"), _cell(2183, "amount"), _cell(None, "x")
+    ('2183', '2,183', '—')
+    """
+    whole = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if whole and math.isfinite(value) and value == int(value) and _LABEL_NAME.search(column):
+        return str(int(value))
+    return _num(value)
 
 
 def _metric(name: str, value: float | None) -> str:
@@ -225,8 +243,12 @@ def _overview(report: Report) -> str:
         badges = ""
         if col.name in o.identifier_columns:
             badges += '<span class="badge id">identifier-like</span>'
-        if col.outliers:
-            badges += f'<span class="badge flag">{col.outliers:,} outliers</span>'
+        if col.flagged_rows:
+            noun = "flagged row" if col.flagged_rows == 1 else "flagged rows"
+            badges += (
+                f'<span class="badge flag" title="rows the row detector flagged that stand out '
+                f'on this column">{col.flagged_rows:,} {noun}</span>'
+            )
         rows.append(
             [
                 f'<a href="#col-{i}">{_e(col.name)}</a>{badges}',
@@ -276,12 +298,11 @@ def _column(i: int, col: ColumnSummary, dtype: str, sampled: bool) -> str:
         else:
             text = _e(_num(value))
         rows.append((label, text))
-    if col.outliers is not None:
-        text = f'<span class="{"flagged" if col.outliers else ""}">{col.outliers:,}</span>'
-        rows.append(("outliers", text))
+    if col.flagged_rows is not None:
+        cls = "flagged" if col.flagged_rows else ""
+        text = f'<a href="#detection" class="{cls}">{col.flagged_rows:,}</a>'
+        rows.append(("flagged rows standing out here", text))
     side = _stats_table(rows)
-    if col.outlier_rule:
-        side += f'<p class="muted">{_e(col.outlier_rule)}</p>'
     if col.top_values:
         top = "".join(
             f'<tr><td title="{_e(v)}">{_e(_clip(v, 32))}</td><td class="num">{c:,}</td></tr>'
@@ -308,13 +329,27 @@ def _detection(d: DetectionSection) -> str:
         f"({_pct(d.n_anomalies / d.scored_rows if d.scored_rows else 0)}) above the threshold "
         f"{_e(format_number(d.threshold))}. Higher scores are more anomalous.</p>"
     )
+    if d.rule:
+        parts.append(f'<p id="rule"><b>Rule:</b> {_e(d.rule)}</p>')
+    parts.append(
+        '<p class="muted">This page has one notion of an outlier: a <b>flagged row</b>, one '
+        "the row detector scored above the threshold, judging all its columns together. Its "
+        "explanation names the columns whose values made it stand out; each column above "
+        "counts the flagged rows that stand out on it and marks their values in red on its "
+        "histogram. A value far out in one column is not flagged on its own when the row as "
+        "a whole is ordinary.</p>"
+    )
+    if d.flagged_by_column:
+        ranked = sorted(d.flagged_by_column.items(), key=lambda kv: -kv[1])
+        listed = ", ".join(f"<b>{_e(c)}</b> {n:,}" for c, n in ranked[:12])
+        parts.append(f"<p>Flagged rows by the column they stand out on: {listed}.</p>")
     features = ", ".join(_e(f) for f in d.features[:40]) + (" …" if len(d.features) > 40 else "")
     parts.append(f'<p class="muted">Features ({len(d.features)}): {features}</p>')
     if d.dropped_columns:
         dropped = "; ".join(f"<b>{_e(c)}</b>: {_e(r)}" for c, r in d.dropped_columns.items())
         parts.append(f'<p class="muted">Left out: {dropped}</p>')
     parts.extend(f'<p class="note">{_e(n)}</p>' for n in d.notes)
-    parts.append(f'<div class="figs">{_img(d.scatter)}{_img(d.score_distribution)}</div>')
+    parts.append(f'<div class="figs">{_img(d.top_rows_plot)}{_img(d.score_distribution)}</div>')
     parts.append("</div>")
     if d.evaluation is not None:
         ev = d.evaluation
@@ -350,7 +385,7 @@ def _detection(d: DetectionSection) -> str:
             ]
             if d.label_column:
                 cells.append(_e(_num(row.get("label"))))
-            cells += [_e(_clip(_num(row["values"].get(c)), 60)) for c in d.top_columns]
+            cells += [_e(_clip(_cell(row["values"].get(c), c), 60)) for c in d.top_columns]
             body.append(cells)
         first_value = len(head) - len(d.top_columns)
         numeric = set(range(head.index("anomaly score") + 1))
@@ -372,6 +407,33 @@ def _detection(d: DetectionSection) -> str:
     return "".join(parts)
 
 
+_STATUS_MARK = {
+    "anomaly": '<span class="flagged">✗ anomaly</span>',
+    "error": '<span class="flagged">✗ error</span>',
+    "passed": "✓ passed",
+    "insufficient_history": '<span class="muted">… waiting</span>',
+}
+
+
+def _checks(h: HistorySection) -> str:
+    if not h.checks:
+        return ""
+    rows = []
+    for run in h.checks:
+        when = run.observed_at.strftime("%Y-%m-%d %H:%M") + (" (newest)" if run.latest else "")
+        order = {"error": 0, "anomaly": 1, "insufficient_history": 2, "passed": 3}
+        for status, text in sorted(run.verdicts, key=lambda v: order.get(v[0], 4)):
+            rows.append([_e(when), _STATUS_MARK.get(status, _e(status)), _e(text)])
+    table = _table(["run", "status", "what the check said"], rows, numeric=set())
+    return (
+        '<div class="panel" id="checks"><h3>What the check said</h3>'
+        '<p class="muted">Every verdict of the newest run (schema changes and metrics that '
+        "cannot be computed included), and the runs before it where something failed; "
+        "rebuilt from the store with the monitor's own detectors.</p>"
+        f"{table}</div>"
+    )
+
+
 def _history(h: HistorySection) -> str:
     parts = [
         '<section id="history"><h2>Metric history</h2>'
@@ -380,9 +442,12 @@ def _history(h: HistorySection) -> str:
     ]
     if h.message:
         parts.append(f'<p class="note">{_e(h.message)}</p>')
-    if h.metrics:
+    parts.append(_checks(h))
+    drawn = [m for m in h.metrics if m.image is not None]
+    flat = [m for m in h.metrics if m.image is None]
+    if drawn:
         parts.append('<div class="colgrid">')
-    for m in h.metrics:
+    for m in drawn:
         noun = "run" if m.runs == 1 else "runs"
         flagged = (
             f'<span class="flagged">{m.flagged} of {m.runs} {noun} flagged</span>'
@@ -397,8 +462,20 @@ def _history(h: HistorySection) -> str:
             f'<div class="panel"><h3>{_e(m.subject)}</h3>{_img(m.image)}'
             f'<p>{flagged}</p><p class="muted">Latest: {_e(m.latest)}</p>{runs}</div>'
         )
-    if h.metrics:
+    if drawn:
         parts.append("</div>")
+    if flat:
+        listed = "; ".join(
+            f"<b>{_e(m.subject)}</b> {_e(format_number(m.flat_value))} in all {m.runs} runs"
+            for m in flat
+        )
+        parts.append(f'<p id="unchanged">Unchanged and never flagged: {listed}.</p>')
+    if h.left_out:
+        parts.append(
+            '<p class="muted">Stored but no longer measured by the monitor (left out): '
+            + ", ".join(_e(x) for x in h.left_out)
+            + ".</p>"
+        )
     parts.append("</section>")
     return "".join(parts)
 

@@ -22,6 +22,7 @@ __all__ = [
     "MetricHistory",
     "Overview",
     "Report",
+    "RunChecks",
 ]
 
 
@@ -81,8 +82,9 @@ class ColumnSummary:
     """One column: its numbers beside its distribution.
 
     ``stats`` holds what the table profile measured over every row (null_count,
-    null_fraction, distinct_count, min, max, mean, stddev, ...); ``outliers`` counts values
-    outside the robust ``fences`` in the rows the plot was drawn from.
+    null_fraction, distinct_count, min, max, mean, stddev, ...). ``flagged_rows`` counts the
+    rows the row detector flagged whose explanation names this column (None when no
+    detection ran): the page's one notion of an outlier.
     """
 
     name: str
@@ -90,16 +92,20 @@ class ColumnSummary:
     dtype: str
     stats: Mapping[str, Any]
     image: Image | None = None
-    fences: tuple[float, float] | None = None
-    outliers: int | None = None
-    outlier_rule: str = ""
+    flagged_rows: int | None = None
     top_values: Sequence[tuple[str, int]] = ()
     notes: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
 class DetectionSection:
-    """Row-level detection: how rows were scored, what was flagged and why."""
+    """Row-level detection: how rows were scored, what was flagged and why.
+
+    ``rule`` is the detector's flagging rule in one sentence (empty when it states none);
+    ``flagged_by_column`` counts the flagged rows whose explanation names each column;
+    ``top_rows_plot`` ranks the top rows and marks their values in each column they stand
+    out on.
+    """
 
     method: str
     scored_rows: int
@@ -107,7 +113,7 @@ class DetectionSection:
     threshold: float
     features: Sequence[str]
     dropped_columns: Mapping[str, str]
-    scatter: Image
+    top_rows_plot: Image
     score_distribution: Image
     top_rows: Sequence[Mapping[str, Any]]
     top_columns: Sequence[str]
@@ -116,6 +122,18 @@ class DetectionSection:
     roc: Image | None = None
     pr: Image | None = None
     notes: Sequence[str] = ()
+    rule: str = ""
+    flagged_by_column: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunChecks:
+    """What ``datacanary check`` said about one recorded run: ``(status, sentence)`` pairs,
+    schema changes and "cannot be computed" errors included."""
+
+    observed_at: datetime
+    verdicts: Sequence[tuple[str, str]]
+    latest: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,8 +145,10 @@ class MetricHistory:
     runs: int
     flagged: int
     latest: str
-    image: Image
+    image: Image | None
     flagged_runs: Sequence[str] = ()
+    flat_value: float | None = None
+    """The one value of a series that never moved and was never flagged (no plot then)."""
 
     @property
     def subject(self) -> str:
@@ -137,13 +157,17 @@ class MetricHistory:
 
 @dataclass(frozen=True)
 class HistorySection:
-    """Every stored metric of one dataset, each with its expected band and flagged runs."""
+    """The monitor's metrics of one dataset, each with its expected band and flagged runs,
+    and what each run's check said (``checks``: the newest run in full, earlier runs where
+    something failed). ``left_out`` names stored series the newest run no longer measured."""
 
     dataset: str
     store: str
     detector: str
     metrics: Sequence[MetricHistory] = ()
     message: str = ""
+    checks: Sequence[RunChecks] = ()
+    left_out: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -173,9 +197,9 @@ class Report:
         found.extend(self.trends)
         if self.detection is not None:
             d = self.detection
-            found.extend(i for i in (d.scatter, d.score_distribution, d.roc, d.pr) if i)
+            found.extend(i for i in (d.top_rows_plot, d.score_distribution, d.roc, d.pr) if i)
         if self.history is not None:
-            found.extend(m.image for m in self.history.metrics)
+            found.extend(m.image for m in self.history.metrics if m.image is not None)
         return found
 
     def to_html(self) -> str:

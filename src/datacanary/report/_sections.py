@@ -3,12 +3,11 @@
 These functions take plain inputs (a pandas sample, a mapping of column statistics) and
 return the dataclasses of :mod:`datacanary.report._model` with their figures rendered.
 What they compute themselves is only what a picture needs from the rows it draws:
-histogram bins, the most frequent values, robust outlier fences, per-period counts.
+histogram bins, the most frequent values, per-period counts.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,28 +15,22 @@ import numpy as np
 
 from datacanary.report import plots
 from datacanary.report._model import ColumnSummary, Image
-from datacanary.results import format_number
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
 __all__ = [
-    "MAD_CUTOFF",
     "column_kind",
     "correlation_image",
     "is_identifier_like",
     "numeric_values",
     "period_counts",
     "render",
-    "robust_fences",
     "summarize_column",
     "trend_images",
 ]
 
-MAD_CUTOFF = 3.5
-"""A value is an outlier when its modified z-score ``|x - median| / (1.4826 MAD)`` exceeds
-this (Iglewicz & Hoaglin, 1993)."""
 MAX_TOP_VALUES = 10
 MAX_CORRELATION_COLUMNS = 30
 
@@ -108,32 +101,6 @@ def is_identifier_like(values: pd.Series, kind: str) -> bool:
     return int(present.nunique()) >= 0.99 * len(present)
 
 
-def robust_fences(values: Any) -> tuple[float, float] | None:
-    """The outlier fences ``median ± 3.5 × 1.4826 × MAD`` of the finite ``values``.
-
-    When more than half the values are equal (MAD = 0) the scale falls back to
-    1.2533 × the mean absolute deviation. ``None`` when there are fewer than three distinct
-    values (a flag or a constant has no outliers to speak of).
-
-    >>> robust_fences([1.0, 2.0, 3.0, 4.0, 100.0])
-    (-2.18..., 8.18...)
-    >>> robust_fences([0, 0, 0, 1, 0, 1]) is None
-    True
-    """
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size < 3 or np.unique(v[:100_000]).size < 3:
-        return None
-    median = float(np.median(v))
-    deviation = np.abs(v - median)
-    scale = 1.4826 * float(np.median(deviation))
-    if scale == 0:
-        scale = 1.2533 * float(deviation.mean())
-    if scale == 0 or not math.isfinite(scale):
-        return None
-    return median - MAD_CUTOFF * scale, median + MAD_CUTOFF * scale
-
-
 def _sample_stats(values: pd.Series, kind: str) -> dict[str, Any]:
     """The statistics a profile gives, measured on ``values`` (used where none was given)."""
     present = values.dropna()
@@ -172,14 +139,21 @@ def summarize_column(
     *,
     total_rows: int,
     draw: bool = True,
+    marked: Any = None,
+    flagged_rows: int | None = None,
+    identifier: bool = False,
 ) -> ColumnSummary:
     """One column's numbers (``stats`` from the profile, else measured on ``values``) and
     its plot drawn from ``values``, the rows in the sample.
 
+    ``marked`` are the values of the flagged rows that stand out on this column, drawn in
+    red on its histogram; ``flagged_rows`` how many there are. An ``identifier`` column gets
+    no histogram (its values name rows; their spread means nothing).
+
     >>> import pandas as pd
     >>> s = summarize_column("amount", pd.Series([10.0, 11, 9, 10, 12, 95, None]), None,
-    ...                      total_rows=7)
-    >>> s.kind, s.outliers, s.stats["null_count"]
+    ...                      total_rows=7, marked=[95.0], flagged_rows=1)
+    >>> s.kind, s.flagged_rows, s.stats["null_count"]
     ('numeric', 1, 1)
     """
     kind = column_kind(values)
@@ -191,32 +165,21 @@ def summarize_column(
     sampled = len(values) < total_rows
     where = f" in the sample of {len(values):,} rows" if sampled else ""
     image: Image | None = None
-    fences: tuple[float, float] | None = None
-    outliers: int | None = None
-    rule = ""
     top: list[tuple[str, int]] = []
     notes: list[str] = []
     present = values.dropna()
     if kind == "numeric":
         numbers = numeric_values(present)
         numbers = numbers[np.isfinite(numbers)]
-        fences = robust_fences(numbers)
-        if fences is not None:
-            outliers = int(((numbers < fences[0]) | (numbers > fences[1])).sum())
-            rule = (
-                f"Outliers: values outside {format_number(fences[0])} to "
-                f"{format_number(fences[1])}, the median ± {MAD_CUTOFF} robust standard "
-                f"deviations (MAD){where}."
-            )
-        else:
-            rule = "Outliers: not judged; the column has fewer than three distinct values."
         if numbers.size:
             merged.setdefault("median", float(np.median(numbers)))
             zero = float((numbers == 0).mean())
             if zero > 0:
                 merged["zero_fraction"] = zero
-        if draw:
-            fig = plots.histogram_plot(numbers, title="distribution", fences=fences)
+        if identifier:
+            notes.append("Identifier-like (a different value on every row): no histogram.")
+        elif draw:
+            fig = plots.histogram_plot(numbers, title="distribution", marked=marked)
             image = render(fig, f"Histogram of {name}{where}")
     elif kind == "datetime":
         if draw and len(present) > 0:
@@ -258,9 +221,7 @@ def summarize_column(
         dtype=str(values.dtype),
         stats=merged,
         image=image,
-        fences=fences,
-        outliers=outliers,
-        outlier_rule=rule,
+        flagged_rows=flagged_rows,
         top_values=top,
         notes=notes,
     )

@@ -9,13 +9,15 @@ One palette everywhere: :data:`SCORE_CMAP` colours anomaly scores (pale = ordina
 dark red = most anomalous), :data:`FLAG_COLOR` marks flagged rows and runs, and
 :data:`MAIN_COLOR` draws plain distributions.
 
->>> import numpy as np
+>>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(0)
->>> X = rng.normal(size=(200, 3))
->>> scores = np.abs(X).sum(axis=1)
->>> fig = score_scatter(X, scores, scores > np.quantile(scores, 0.95))
->>> [ax.get_xlabel() for ax in fig.axes][0]
-'PC1 (37% of variance)'
+>>> frame = pd.DataFrame({"amount": rng.normal(50, 5, 200), "items": rng.integers(1, 5, 200)})
+>>> frame.loc[7, "amount"] = 400.0
+>>> scores = np.abs(frame["amount"] - 50) / 5
+>>> why = ["amount (+70σ)" if i == 7 else "" for i in range(200)]
+>>> fig = top_rows_figure(frame, scores, scores > 6, why, threshold=6)
+>>> [ax.get_title() for ax in fig.axes][1:]
+['amount']
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ __all__ = [
     "histogram_plot",
     "history_figure",
     "score_histogram",
-    "score_scatter",
     "series_plot",
+    "top_rows_figure",
     "trend_plot",
 ]
 
@@ -121,10 +123,44 @@ def _compact(value: float, _pos: object = None) -> str:
     return f"{value:.4g}"
 
 
-def _compact_axis(axis: Any) -> None:
-    from matplotlib.ticker import FuncFormatter
+def _distinct_labels(values: Sequence[float]) -> list[str]:
+    """Tick labels short like :func:`_compact` but never equal for different ticks: digits
+    are added until they differ, and beyond six digits the ticks share an offset.
 
-    axis.set_major_formatter(FuncFormatter(_compact))
+    >>> _distinct_labels([70_000_000, 70_000_500, 70_001_000])
+    ['70,000,000', '70,000,500', '70,001,000']
+    >>> _distinct_labels([0, 250_000, 500_000])
+    ['0', '250k', '500k']
+    """
+    ticks = [float(v) for v in values]
+    for digits in (3, 4, 5, 6, 7, 8, 9, 10):
+        labels = [_compact_digits(v, digits) for v in ticks]
+        if len(set(labels)) == len(set(ticks)):
+            return labels
+    return [f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.6g}" for v in ticks]
+
+
+def _compact_digits(value: float, digits: int) -> str:
+    size = abs(value)
+    if digits <= 3:
+        return _compact(value)
+    if size >= 1e4 and value == int(value):
+        return f"{int(value):,}"
+    return f"{value:.{digits}g}"
+
+
+def _compact_axis(axis: Any) -> None:
+    """Short tick labels (250k, 1.5M) that always tell the ticks apart."""
+    from matplotlib.ticker import Formatter
+
+    class _Distinct(Formatter):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return _compact(x)
+
+        def format_ticks(self, values: Sequence[float]) -> list[str]:
+            return _distinct_labels(values)
+
+    axis.set_major_formatter(_Distinct())
 
 
 def _colorbar(
@@ -205,157 +241,267 @@ def _as_bool(values: Any, n: int, name: str) -> np.ndarray:
     return arr
 
 
-def _project_2d(X: np.ndarray, feature_names: Sequence[str] | None) -> tuple[np.ndarray, str, str]:
-    """Two columns to draw: the features themselves, or the first two principal components."""
-    n, d = X.shape
-    if d == 1:
-        name = feature_names[0] if feature_names else "feature"
-        return np.column_stack([np.arange(n), X[:, 0]]), "row", str(name)
-    if d == 2:
-        names = list(feature_names) if feature_names else ["feature 1", "feature 2"]
-        return X, str(names[0]), str(names[1])
-    centred = X - X.mean(axis=0)
-    scale = centred.std(axis=0)
-    scale[scale == 0] = 1.0
-    standard = centred / scale
-    # principal axes from a bounded subsample: the same directions, a fraction of the cost
-    fit_rows = standard
-    if n > 20_000:
-        fit_rows = standard[np.random.default_rng(0).choice(n, 20_000, replace=False)]
-    _, sing, vt = np.linalg.svd(fit_rows, full_matrices=False)
-    var = sing**2
-    share = var / var.sum() if var.sum() > 0 else np.zeros_like(var)
-    components = standard @ vt[:2].T
-    if components.shape[1] < 2:  # every column constant but one
-        components = np.column_stack([components, np.zeros(n)])
-        share = np.append(share, 0.0)
-    return (
-        components,
-        f"PC1 ({share[0]:.0%} of variance)",
-        f"PC2 ({share[1]:.0%} of variance)",
-    )
+def explained_columns(explanation: str) -> list[str]:
+    """The column names an explanation names, in order, without what is in brackets.
+
+    >>> explained_columns("amount (1,131 is not quantity × unit_price: 1 × 14.49; equal on "
+    ...                   "69% of rows), unit_price (+3.1σ)")
+    ['amount', 'unit_price']
+    """
+    names: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for ch in explanation + ",":
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(depth - 1, 0)
+        elif ch in ",;" and depth == 0:
+            name = "".join(current).strip()
+            if name and name not in names:
+                names.append(name)
+            current = []
+        elif depth == 0:
+            current.append(ch)
+    return names
 
 
-def score_scatter(
-    X: Any,
+def _top_order(score: np.ndarray, top: int) -> np.ndarray:
+    finite = np.where(np.isfinite(score), score, -np.inf)
+    return np.argsort(-finite, kind="stable")[: max(0, top)]
+
+
+def _ranked_columns(
+    explanations: Sequence[str], order: np.ndarray, available: Sequence[str], limit: int
+) -> list[str]:
+    """The columns the top rows' explanations name most (earlier ranks weigh more)."""
+    weight: dict[str, float] = {}
+    for rank, i in enumerate(order):
+        text = explanations[int(i)] if int(i) < len(explanations) else ""
+        for name in explained_columns(text):
+            if name in available:
+                weight[name] = weight.get(name, 0.0) + 1.0 / (1 + rank)
+    return sorted(weight, key=lambda c: -weight[c])[:limit]
+
+
+def top_rows_figure(
+    frame: Any,
     scores: Any,
     is_anomaly: Any,
+    explanations: Sequence[str],
     out: Path | str | None = None,
     *,
-    title: str = "Rows by anomaly score",
-    feature_names: Sequence[str] | None = None,
+    threshold: float | None = None,
+    title: str = "The most anomalous rows and why",
+    top: int = 10,
+    max_columns: int = 4,
+    row_labels: Sequence[Any] | None = None,
 ) -> Figure:
-    """Points coloured by anomaly score, flagged points ringed.
+    """What made the top rows unusual: their scores ranked, and where their values sit.
 
-    With one feature the points are drawn against their row position, with two against
-    each other, and with more on their first two principal components (standardised
-    features), the axis labels saying how much variance each keeps.
+    The upper panel ranks the ``top`` rows by anomaly score (flagged rows in
+    :data:`FLAG_COLOR`, the threshold dashed; a log axis when the scores span more than
+    two orders of magnitude) and prints each row's explanation beside its bar. Below, one
+    small panel per column the explanations name most (at most ``max_columns``): that
+    column's distribution over every row given, each top row's value marked with its rank.
 
     Parameters
     ----------
-    X
-        Numeric features, shape (rows, features): the encoded matrix a detector scored.
-        Missing values are drawn at the column median.
+    frame
+        The scored rows (a pandas DataFrame, or anything ``pandas.DataFrame`` accepts).
     scores
         One anomaly score per row, higher = more anomalous.
     is_anomaly
-        One flag per row; flagged rows get a ring.
+        One flag per row.
+    explanations
+        The columns that made each row stand out, as the row detectors write them
+        (``"amount (+12σ), country (rare: 0.1%)"``); ``""`` for a row with none.
     out
         Also save the figure there (format from the suffix).
+    threshold
+        The score above which a row is flagged, drawn as a dashed line.
     title
         The figure title.
-    feature_names
-        Axis labels when there are one or two features.
+    top
+        How many rows to rank.
+    max_columns
+        How many columns to draw below.
+    row_labels
+        What to call each row (default: its position, ``row 1587``; ``""`` for none).
 
     Returns
     -------
     matplotlib.figure.Figure
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.array([[0.0, 0.1], [0.1, 0.0], [0.05, 0.05], [3.0, 3.0]])
-    >>> fig = score_scatter(X, [0.1, 0.1, 0.0, 0.9], [False, False, False, True],
-    ...                     feature_names=["amount", "items"])
-    >>> ax = fig.axes[0]
-    >>> ax.get_xlabel(), ax.get_ylabel(), ax.get_legend().get_texts()[0].get_text()
-    ('amount', 'items', 'flagged (1 of 4)')
     """
-    matrix = _as_float(X, "X")
-    if matrix.ndim == 1:
-        matrix = matrix.reshape(-1, 1)
-    if matrix.ndim != 2 or matrix.shape[1] == 0:
-        raise InputError(
-            f"X must be a 2-D matrix with at least one column; got shape {matrix.shape}"
-        )
-    n = matrix.shape[0]
+    import pandas as pd
+
+    table = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)
+    n = len(table)
     if n == 0:
-        raise InputError("X has no rows; score at least one row before plotting")
+        raise InputError("frame has no rows; score at least one row before plotting")
     score = _as_float(scores, "scores").reshape(-1)
     if score.shape[0] != n:
-        raise InputError(f"scores has {score.shape[0]} values but X has {n} rows; pass one per row")
+        raise InputError(
+            f"scores has {score.shape[0]} values but frame has {n} rows; pass one per row"
+        )
     flagged = _as_bool(is_anomaly, n, "is_anomaly")
-    if np.isnan(matrix).any():
-        medians = np.nanmedian(np.where(np.isfinite(matrix), matrix, np.nan), axis=0)
-        medians = np.nan_to_num(medians)
-        matrix = np.where(np.isnan(matrix), medians, matrix)
-    matrix = np.nan_to_num(matrix, posinf=np.nan, neginf=np.nan)
-    if np.isnan(matrix).any():  # infinities: clip to the finite range of their column
-        finite_max = np.nanmax(np.where(np.isfinite(matrix), matrix, np.nan), axis=0)
-        matrix = np.where(np.isnan(matrix), np.nan_to_num(finite_max), matrix)
-    xy, xlabel, ylabel = _project_2d(matrix, feature_names)
-    finite_scores = score[np.isfinite(score)]
-    low, high, top = 0.0, 1.0, 1.0
-    if finite_scores.size:
-        # the colour scale spans the 1st-99th percentiles, so a few extreme scores do not
-        # wash every other point out; the bar's arrow says the top is clipped
-        low, high = (float(q) for q in np.quantile(finite_scores, [0.01, 0.99]))
-        top = float(finite_scores.max())
-        if high <= low:
-            low, high = float(finite_scores.min()), top
-    if high <= low:
-        high = low + 1.0
-    score = np.where(np.isfinite(score), score, low)
-    order = np.argsort(score, kind="stable")  # most anomalous drawn last, on top
+    if len(explanations) != n:
+        raise InputError(
+            f"explanations has {len(explanations)} items but frame has {n} rows; pass one per row"
+        )
+    order = _top_order(score, top)
+    columns = _ranked_columns(explanations, order, [str(c) for c in table.columns], max_columns)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    fig = _new_figure(6.4, 4.6, left=0.65, right=1.05)
-    ax = fig.add_subplot()
-    size = float(np.clip(3000 / math.sqrt(n), 4, 36))
-    points = ax.scatter(
-        xy[order, 0],
-        xy[order, 1],
-        c=score[order],
-        cmap=_score_cmap(),
-        vmin=low,
-        vmax=high,
-        s=size,
-        linewidths=0,
-        alpha=0.85,
-        rasterized=True,
+    k = len(order)
+    fig = Figure(
+        figsize=(10.0, 1.3 + 0.28 * k + (2.5 if columns else 0.0)), dpi=_DPI, layout="constrained"
     )
-    n_flagged = int(flagged.sum())
-    ax.scatter(
-        xy[flagged, 0],
-        xy[flagged, 1],
-        s=size * 3.2 + 14,
-        facecolors="none",
-        edgecolors="#222222",
-        linewidths=0.9,
-        label=f"flagged ({n_flagged:,} of {n:,})",
-    )
-    _colorbar(
-        fig,
-        points,
-        ax,
-        label="anomaly score (higher = more anomalous)",
-        extend="max" if top > high else "neither",
-    )
-    ax.legend(loc="best", fontsize=8, frameon=True, framealpha=0.85)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    _style(ax)
+    FigureCanvasAgg(fig)
+    upper: Any = fig
+    lower: Any = None
+    if columns:
+        parts: Any = fig.subfigures(2, 1, height_ratios=[0.6 + 0.28 * k, 2.5])
+        upper, lower = parts[0], parts[1]
+    ax = upper.add_subplot()
+    names = [str(row_labels[int(i)]) if row_labels is not None else str(int(i)) for i in order]
+    labels = [f"#{r + 1}" + (f"  row {name}" if name else "") for r, name in enumerate(names)]
+    y = np.arange(k)[::-1]
+    values = np.where(np.isfinite(score[order]), score[order], 0.0)
+    colours = [FLAG_COLOR if flagged[int(i)] else "#9aa5b1" for i in order]
+    ax.barh(y, values, color=colours, height=0.7)
+    ax.set_yticks(y, labels)
+    positive = values[values > 0]
+    if positive.size and positive.min() > 0 and positive.max() / positive.min() > 100:
+        ax.set_xscale("log")
+    if (
+        threshold is not None
+        and math.isfinite(threshold)
+        and (ax.get_xscale() == "linear" or threshold > 0)
+    ):
+        ax.axvline(threshold, color="#222222", linestyle="--", linewidth=0.9)
+        ax.text(
+            threshold,
+            k - 0.35,
+            f" threshold {_fmt(threshold)}",
+            fontsize=7,
+            va="bottom",
+            color="#222222",
+        )
+    for yy, i, v in zip(y, order, values, strict=True):
+        text = explanations[int(i)] or "(no single column stands out)"
+        ax.text(
+            1.01,
+            yy,
+            f"{_fmt(float(v))}  {_short(text, 95)}",
+            transform=ax.get_yaxis_transform(),
+            va="center",
+            fontsize=7.5,
+            color="#333333",
+        )
+    ax.set_xlabel("anomaly score (higher = more anomalous); red = flagged")
+    ax.set_title(title, loc="left")
+    _style(ax, grid_axis="x")
+    if lower is not None:
+        axes = lower.subplots(1, len(columns), squeeze=False)[0]
+        for j, (axis, column) in enumerate(zip(axes, columns, strict=True)):
+            _mark_column(axis, table[column], order, column)
+            axis.set_ylabel("rows" if j == 0 else "")
     return _save(fig, out)
+
+
+def _mark_column(ax: Axes, values: Any, order: np.ndarray, column: str) -> None:
+    """One column's distribution with the top rows' values marked by their rank."""
+    import pandas as pd
+
+    series = pd.Series(values).reset_index(drop=True)
+    ax.set_title(column, pad=12)
+    numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+        series.dtype
+    )
+    is_time = pd.api.types.is_datetime64_any_dtype(series.dtype)
+    if numeric or is_time:
+        if is_time:
+            times = pd.to_datetime(series, utc=True).dt.tz_localize(None)
+            v = (times.astype("int64") / 86_400e9).where(times.notna()).to_numpy(dtype=float)
+        else:
+            v = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+        finite = v[np.isfinite(v)]
+        if finite.size == 0:
+            ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            return
+        counts, edges = np.histogram(finite, bins=min(50, max(10, int(np.sqrt(finite.size)))))
+        ax.bar(
+            edges[:-1],
+            counts,
+            width=np.diff(edges),
+            align="edge",
+            color=MAIN_COLOR,
+            alpha=0.85,
+            linewidth=0,
+        )
+        if counts.max() > 0 and counts[counts > 0].min() * 100 < counts.max():
+            ax.set_yscale("symlog", linthresh=1)
+        span = float(edges[-1] - edges[0]) or 1.0
+        groups: list[tuple[float, list[int]]] = []  # nearby marks share one label
+        for rank, i in enumerate(order[:10]):
+            x = float(v[int(i)])
+            if not np.isfinite(x):
+                continue
+            ax.axvline(x, color=FLAG_COLOR, linewidth=1.0, alpha=0.8)
+            near = next((g for g in groups if abs(g[0] - x) < 0.06 * span), None)
+            if near is None:
+                groups.append((x, [rank + 1]))
+            else:
+                near[1].append(rank + 1)
+        for x, ranks in groups:
+            label = ",".join(map(str, ranks[:3])) + ("…" if len(ranks) > 3 else "")
+            ax.annotate(
+                label,
+                (x, 1.0),
+                xycoords=("data", "axes fraction"),
+                fontsize=7,
+                color=FLAG_COLOR,
+                ha="center",
+                va="bottom",
+            )
+        ax.set_xlabel("red = top rows (by rank)")
+        if is_time:  # days since 1970: matplotlib's own date numbers
+            import matplotlib.dates as mdates
+
+            locator = mdates.AutoDateLocator(minticks=2, maxticks=4)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+        else:
+            _compact_axis(ax.xaxis)
+        _style(ax, grid_axis="y")
+        return
+    text = series.astype("string").fillna("(missing)")
+    counts_series = text.value_counts()
+    marked = [str(text.iloc[int(i)]) for i in order[:10]]
+    categories = list(counts_series.index[:6])
+    categories += [m for m in dict.fromkeys(marked) if m not in categories][:4]
+    heights = [int(counts_series.get(c, 0)) for c in categories]
+    ranks_of = {c: [r + 1 for r, m in enumerate(marked) if m == c] for c in categories}
+    yy = np.arange(len(categories))[::-1]
+    colours = [FLAG_COLOR if ranks_of[c] else MAIN_COLOR for c in categories]
+    ax.barh(yy, heights, color=colours, height=0.7)
+    ax.set_yticks(yy, [_short(c, 14) for c in categories], fontsize=7)
+    for yv, c, h in zip(yy, categories, heights, strict=True):
+        if ranks_of[c]:
+            ax.text(
+                h,
+                yv,
+                " #" + ",".join(map(str, ranks_of[c][:4])),
+                fontsize=7,
+                color=FLAG_COLOR,
+                va="center",
+            )
+    ax.set_xlabel("rows; red = values of top rows")
+    _style(ax, grid_axis="x")
+    _compact_axis(ax.xaxis)
 
 
 def _times_for_axis(times: Any) -> np.ndarray:
@@ -502,8 +648,15 @@ def _draw_series(
         label=f"flagged ({int(flags.sum()):,} of {n:,})",
     )
     ax.set_title(title)
-    if ylabel:
-        ax.set_ylabel(ylabel)
+    ax.set_ylabel(ylabel or value_label(title))
+    if is_fraction(title):  # a share: the axis stays within [0, 1]
+        from matplotlib.ticker import PercentFormatter
+
+        shown = np.r_[v, low, high]
+        shown = shown[np.isfinite(shown)]
+        top = float(shown.max()) if shown.size else 1.0
+        ax.set_ylim(0.0, min(1.0, max(top * 1.15, 0.01)))
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
     if n and np.issubdtype(t.dtype, np.datetime64) and t.min() == t.max():  # one run
         day = np.timedelta64(1, "D")
         ax.set_xlim(t.min() - day, t.max() + day)
@@ -562,19 +715,44 @@ def history_figure(
     groups = [(name, runs) for name, runs in groups if len(runs)]
     if not groups:
         raise InputError("series has no runs to draw; record runs with `datacanary check` first")
-    fig = _new_figure(7.2, 0.4 + 2.6 * len(groups), top=0.35 + (0.3 if title else 0.0))
-    axes = fig.subplots(len(groups), 1, squeeze=False, gridspec_kw={"hspace": 0.5})[:, 0]
-    for ax, (name, runs) in zip(axes, groups, strict=True):
-        usable = [r for r in runs if r.value is not None]
-        use_times = all(r.observed_at is not None for r in usable)
-        _draw_series(
-            ax,
-            [r.observed_at for r in usable] if use_times else np.arange(len(usable)),
-            [r.value for r in usable],
-            [r.expected_low for r in usable],
-            [r.expected_high for r in usable],
-            [r.status is Status.ANOMALY for r in usable],
-            name,
+    flat = [(name, runs, _flat(runs)) for name, runs in groups]
+    still = [
+        f"{name} {_fmt(value)} in all {len(runs)} runs"
+        for name, runs, value in flat
+        if value is not None
+    ]
+    drawn = [(name, runs) for name, runs, value in flat if value is None]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # constrained layout keeps the title, the panels and the note apart
+    fig = Figure(
+        figsize=(7.2, 0.6 + 2.6 * len(drawn) + (0.3 + 0.16 * len(still) if still else 0)),
+        dpi=_DPI,
+        layout="constrained",
+    )
+    FigureCanvasAgg(fig)
+    if drawn:
+        axes = fig.subplots(len(drawn), 1, squeeze=False)[:, 0]
+        for ax, (name, runs) in zip(axes, drawn, strict=True):
+            usable = [r for r in runs if r.value is not None]
+            use_times = all(r.observed_at is not None for r in usable)
+            _draw_series(
+                ax,
+                [r.observed_at for r in usable] if use_times else np.arange(len(usable)),
+                [r.value for r in usable],
+                [r.expected_low for r in usable],
+                [r.expected_high for r in usable],
+                [r.status is Status.ANOMALY for r in usable],
+                name,
+            )
+    if still:  # series that never moved: one line of text each, not an empty panel
+        fig.supxlabel(
+            "Unchanged and never flagged: " + "; ".join(still),
+            fontsize=8,
+            color="#444444",
+            wrap=True,
+            ha="center",
         )
     if title:
         fig.suptitle(title, fontsize=11)
@@ -585,22 +763,66 @@ def _subject(metric: str, column: str | None) -> str:
     return f"{metric} of {column}" if column else metric
 
 
+_FRACTIONS = ("fraction", "share", "ratio_of_rows", "rate_of_rows")
+
+
+def is_fraction(subject: str) -> bool:
+    """Whether a metric (or a panel title such as ``null_fraction of email``) is a share of
+    rows, whose values lie in [0, 1].
+
+    >>> is_fraction("null_fraction of email"), is_fraction("row_count")
+    (True, False)
+    """
+    metric = subject.split(" of ")[0]
+    return any(word in metric for word in _FRACTIONS)
+
+
+def value_label(subject: str) -> str:
+    """The value axis's label for a metric: its unit when it has one.
+
+    >>> value_label("null_fraction of email"), value_label("row_count")
+    ('share of rows', 'rows')
+    >>> value_label("mean of amount"), value_label("freshness_seconds of created_at")
+    ('mean', 'seconds')
+    """
+    metric = subject.split(" of ")[0]
+    if is_fraction(metric):
+        return "share of rows"
+    if metric.endswith("_count"):
+        return "rows" if metric == "row_count" else metric.removesuffix("_count") + "s"
+    if metric.endswith("_seconds"):
+        return "seconds"
+    return metric.replace("_", " ")
+
+
+def _flat(runs: Sequence[Verdict]) -> float | None:
+    """The one value of a series that never moved and was never flagged, else None."""
+    from datacanary.results import Status
+
+    values = {r.value for r in runs if r.value is not None}
+    if len(runs) < 2 or len(values) != 1 or any(r.status is Status.ANOMALY for r in runs):
+        return None
+    (value,) = values
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
 def histogram_plot(
     values: Any,
     *,
     title: str = "",
-    fences: tuple[float | None, float | None] | None = None,
+    marked: Any = None,
     out: Path | str | None = None,
 ) -> Figure:
-    """The distribution of one numeric column, the robust outlier fences drawn as lines.
+    """The distribution of one numeric column; ``marked`` values (the flagged rows that
+    stand out on this column) drawn as red ticks along the bottom.
 
-    NaN values are left out. Values outside ``fences`` are drawn in :data:`FLAG_COLOR`.
+    NaN values are left out. Tick labels always differ (digits are added as needed).
 
     >>> import numpy as np
     >>> v = np.r_[np.random.default_rng(0).normal(size=500), [9.0]]
-    >>> fig = histogram_plot(v, title="amount", fences=(-4.0, 4.0))
+    >>> fig = histogram_plot(v, title="amount", marked=[9.0])
     >>> fig.axes[0].get_xlabel()
-    '1 value outside the robust fences (red)'
+    '1 flagged row stands out here (red)'
     """
     v = _as_float(values, "values").reshape(-1)
     v = v[np.isfinite(v)]
@@ -622,31 +844,23 @@ def histogram_plot(
             v, bins=min(60, max(10, int(np.sqrt(v.size)))), range=(lo, hi)
         )
     counts, edges = np.histogram(v, bins=edges)
-    inside = np.ones_like(counts, dtype=bool)
-    low_f, high_f = fences if fences is not None else (None, None)
-    centres = (edges[:-1] + edges[1:]) / 2
-    if low_f is not None:
-        inside &= centres >= low_f
-    if high_f is not None:
-        inside &= centres <= high_f
-    widths = np.diff(edges)
-    ax.bar(edges[:-1][inside], counts[inside], width=widths[inside], align="edge", color=MAIN_COLOR)
-    n_out = int(((v < low_f) if low_f is not None else np.zeros(v.size, bool)).sum()) + int(
-        ((v > high_f) if high_f is not None else np.zeros(v.size, bool)).sum()
-    )
-    if fences is not None:
-        ax.bar(
-            edges[:-1][~inside],
-            counts[~inside],
-            width=widths[~inside],
-            align="edge",
-            color=FLAG_COLOR,
-        )
-        for f in (low_f, high_f):
-            if f is not None and edges[0] <= f <= edges[-1]:
-                ax.axvline(f, color=FLAG_COLOR, linestyle="--", linewidth=0.9)
-        noun = "value" if n_out == 1 else "values"
-        ax.set_xlabel(f"{n_out:,} {noun} outside the robust fences (red)")
+    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=MAIN_COLOR)
+    if marked is not None:
+        m = _as_float(marked, "marked").reshape(-1)
+        m = m[np.isfinite(m)]
+        if m.size:
+            ax.plot(
+                m,
+                np.zeros(m.size),
+                "|",
+                color=FLAG_COLOR,
+                markersize=14,
+                markeredgewidth=1.4,
+                clip_on=False,
+                zorder=4,
+            )
+        noun = "row stands" if m.size == 1 else "rows stand"
+        ax.set_xlabel(f"{m.size:,} flagged {noun} out here (red)")
     if counts.max() > 0 and counts[counts > 0].min() * 200 < counts.max():
         ax.set_yscale("symlog", linthresh=1)  # heavy tails: keep the rare bins visible
         ax.set_ylabel("rows (log scale)")
@@ -839,11 +1053,16 @@ def score_histogram(
         lo, hi = min(lo, threshold), max(hi, threshold)
     if hi <= lo:
         hi = lo + 1.0
-    edges = np.linspace(lo, hi, 61)
+    wide = lo > 0 and hi / lo > 100  # e.g. 5 to 950: a log axis keeps both ends readable
+    edges = np.geomspace(lo, hi, 61) if wide else np.linspace(lo, hi, 61)
     counts, edges = np.histogram(s, bins=edges)
     centres = (edges[:-1] + edges[1:]) / 2
     cmap = _score_cmap()
-    colours = cmap((centres - lo) / (hi - lo))
+    if wide:  # the colour follows the axis, so it spans the real range of the scores
+        colours = cmap((np.log(centres) - np.log(lo)) / (np.log(hi) - np.log(lo)))
+        ax.set_xscale("log")
+    else:
+        colours = cmap((centres - lo) / (hi - lo))
     ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=colours, linewidth=0)
     n_flagged = int((s > threshold).sum())
     ax.axvline(
@@ -858,7 +1077,7 @@ def score_histogram(
         ax.set_ylabel("rows (log scale)")
     else:
         ax.set_ylabel("rows")
-    ax.set_xlabel("anomaly score (higher = more anomalous)")
+    ax.set_xlabel("anomaly score (higher = more anomalous)" + (", log scale" if wide else ""))
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     _style(ax, grid_axis="y")

@@ -2,7 +2,9 @@
 
 A subclass says how its baseline learns (``_learn``) and what band it expects next
 (``_band``); this class turns that into directions, floors, scores, verdicts and the
-exclusion of anomalies from the baseline, so every detector behaves the same way.
+exclusion of anomalies from the baseline, so every detector behaves the same way. It also
+clips every band to what the metric can be (:func:`metric_domain`): a fraction stays in
+[0, 1], a count at or above 0.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import statistics
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,13 +27,24 @@ from datacanary.results import Status, Verdict, format_number
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["MAX_SCORE", "Band", "SeriesDetector", "WindowSeriesDetector", "widened"]
+__all__ = [
+    "MAX_SCORE",
+    "Band",
+    "MetricDomain",
+    "SeriesDetector",
+    "WindowSeriesDetector",
+    "metric_domain",
+    "widened",
+]
 
 Band = tuple[float, float, float]
 """``(centre, low, high)`` with ``low <= centre <= high``, before ``direction`` is applied."""
 
-MAX_SCORE = 1e12
-"""Scores are capped here, so a value off a constant history still scores finitely."""
+MAX_SCORE = 1e6
+"""Scores are capped here, so a value off a constant history still scores a readable number."""
+
+ZERO_WIDTH_UNIT = 1e-6
+"""Off a zero-width band, the score counts distance in millionths of ``max(1, |centre|)``."""
 
 _DIRECTIONS = ("both", "up", "down")
 
@@ -72,8 +86,14 @@ class SeriesDetector(ABC):
     side: 0 at the centre, 1 on the edge, above 1 outside, 0 on a side that ``direction``
     ignores and while the history is too short. Comparable across detectors and independent of
     ``sensitivity`` in meaning ("how many bands away"). Off a zero-width band (a constant
-    history) the score is ``1 + distance / (1e-12·max(1, |centre|))``: large, finite, still
-    ordered by distance. Scores are capped at :data:`MAX_SCORE`.
+    history) the score is ``1 + distance / (1e-6·max(1, |centre|))``: large, finite, still
+    ordered by distance (a change of one part in a million scores 2). Scores are capped at
+    :data:`MAX_SCORE`.
+
+    **Domain.** Every band is clipped to what the metric can be, by its name
+    (:func:`metric_domain`): fractions to [0, 1] with a minimum half-width of 0.005, so a
+    null fraction that was 0 for months does not page on its first null; counts, lengths
+    and standard deviations to at least 0.
 
     **Bad values.** :meth:`judge` and :meth:`update` turn a missing, NaN or infinite value into
     a verdict with the status ``error`` and learn nothing; :meth:`learn_one` and
@@ -193,16 +213,21 @@ class SeriesDetector(ABC):
         self._ensure_ready()
         self._learn(_finite(value, "learn_one"), at)
 
-    def expected(self, at: datetime | None = None) -> tuple[float | None, float | None] | None:
+    def expected(
+        self, at: datetime | None = None, *, metric: str = "value"
+    ) -> tuple[float | None, float | None] | None:
         """The band ``(low, high)`` for the next value; None while the history is too short.
 
-        A side that ``direction`` ignores is None (unbounded).
+        A side that ``direction`` ignores is None (unbounded). ``metric`` names the metric,
+        so the band is clipped to what it can be (:func:`metric_domain`).
         """
         self._ensure_ready()
-        band = self._band(at)
+        band = self._domain_band(at, metric)
         return None if band is None else self._sides(band)
 
-    def score_one(self, value: float, at: datetime | None = None) -> float:
+    def score_one(
+        self, value: float, at: datetime | None = None, *, metric: str = "value"
+    ) -> float:
         """How anomalous ``value`` would be (higher = more anomalous, >= 0); learns nothing.
 
         0.0 while the history is too short. Raises
@@ -210,7 +235,7 @@ class SeriesDetector(ABC):
         """
         self._ensure_ready()
         x = _finite(value, "score_one")
-        band = self._band(at)
+        band = self._domain_band(at, metric)
         return 0.0 if band is None else self._score(x, band)
 
     def judge(
@@ -241,7 +266,7 @@ class SeriesDetector(ABC):
                 dataset=dataset,
                 observed_at=at,
             )
-        band = self._band(at)
+        band = self._domain_band(at, metric)
         size = self._baseline_size(at)
         if (self._needed() if band is None else size) == 1 and unit.endswith("s"):
             unit = unit[:-1]  # "from the last 1 run", "(0 of 1 run)"
@@ -263,7 +288,16 @@ class SeriesDetector(ABC):
             outside and distance > self.abs_floor and distance > self.rel_floor * abs(band[0])
         )
         return Verdict.judge(
-            metric, x, low, high, score=self._score(x, band), anomalous=anomalous, **common
+            metric,
+            x,
+            low,
+            high,
+            score=self._score(x, band),
+            anomalous=anomalous,
+            centre=band[0],
+            abs_floor=float(self.abs_floor),
+            rel_floor=float(self.rel_floor),
+            **common,
         )
 
     def update(
@@ -330,12 +364,7 @@ class SeriesDetector(ABC):
 
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments, by the names in the ``__init__`` signature."""
-        signature = inspect.signature(type(self).__init__)
-        return {
-            name: getattr(self, name)
-            for name, p in signature.parameters.items()
-            if name != "self" and p.kind is p.KEYWORD_ONLY
-        }
+        return {name: getattr(self, name) for name in _param_names(type(self))}
 
     def clone(self) -> SeriesDetector:
         """A fresh, unfitted detector with the same parameters."""
@@ -356,6 +385,11 @@ class SeriesDetector(ABC):
             self._streak_len = 0
             self._ready = True
 
+    def _domain_band(self, at: datetime | None, metric: str) -> Band | None:
+        """``_band(at)`` clipped to what ``metric`` can be."""
+        band = self._band(at)
+        return None if band is None else metric_domain(metric).clip(band)
+
     def _sides(self, band: Band) -> tuple[float | None, float | None]:
         _, low, high = band
         return (
@@ -375,7 +409,7 @@ class SeriesDetector(ABC):
         if width > 0.0:
             score = distance / width if math.isfinite(width) else 0.0
         else:  # a zero-width band (a constant history): past the edge, by how far
-            score = 1.0 + distance / (1e-12 * max(1.0, abs(centre)))
+            score = 1.0 + distance / (ZERO_WIDTH_UNIT * max(1.0, abs(centre)))
         return score if score < MAX_SCORE else MAX_SCORE
 
 
@@ -404,6 +438,85 @@ class WindowSeriesDetector(SeriesDetector):
             self._values = deque(map(move, self._values), maxlen=self.window)
         for value, at in values:
             self._learn(value, at)
+
+
+@dataclass(frozen=True)
+class MetricDomain:
+    """What values a metric can take: bounds, whether it counts, and a minimum half-width.
+
+    ``clip`` widens a band to at least ``min_half_width`` on each side of its centre, then
+    clips centre and edges into ``[low, high]`` (a None bound is open).
+    """
+
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+    min_half_width: float = 0.0
+
+    def clip(self, band: Band) -> Band:
+        """``band`` within the domain.
+
+        >>> metric_domain("null_fraction").clip((0.0, 0.0, 0.0))
+        (0.0, 0.0, 0.005)
+        >>> metric_domain("row_count").clip((30.0, -7.5, 69.5))
+        (30.0, 0.0, 69.5)
+        """
+        centre, low, high = band
+        w = self.min_half_width
+        if w > 0.0:
+            low, high = min(low, centre - w), max(high, centre + w)
+        if self.low is not None:
+            centre, low, high = max(centre, self.low), max(low, self.low), max(high, self.low)
+        if self.high is not None:
+            centre, low, high = min(centre, self.high), min(low, self.high), min(high, self.high)
+        return centre, low, high
+
+
+_FRACTION = MetricDomain(low=0.0, high=1.0, min_half_width=0.005)
+_COUNT = MetricDomain(low=0.0, integer=True)
+_NON_NEGATIVE = MetricDomain(low=0.0)
+_ANY = MetricDomain()
+_COUNTS = frozenset(
+    {"row_count", "column_count", "events", "rows", "count", "min_length", "max_length"}
+)
+_NON_NEGATIVES = frozenset({"stddev", "mean_length", "freshness_seconds", "variance"})
+
+
+def metric_domain(metric: str) -> MetricDomain:
+    """The domain of a metric, by its name; every series detector clips its bands to it.
+
+    * fractions (``null_fraction``, any ``*_fraction`` or ``*_ratio``): [0, 1], with a
+      minimum half-width of 0.005 (half a percentage point), so a null fraction that was 0
+      for months does not page on its first null;
+    * counts (``row_count``, any ``*_count``, ``events``, lengths): integers >= 0;
+    * ``stddev``, ``mean_length``, ``freshness_seconds``: >= 0;
+    * anything else (``mean``, ``min``, ``max``, ``value``): unbounded.
+
+    >>> metric_domain("null_fraction")
+    MetricDomain(low=0.0, high=1.0, integer=False, min_half_width=0.005)
+    >>> metric_domain("distinct_count").low, metric_domain("mean").low
+    (0.0, None)
+    """
+    name = str(metric).lower()
+    if name in ("fraction", "ratio") or name.endswith(("_fraction", "_ratio")):
+        return _FRACTION
+    if name in _COUNTS or name.endswith("_count"):
+        return _COUNT
+    if name in _NON_NEGATIVES:
+        return _NON_NEGATIVE
+    return _ANY
+
+
+@functools.cache
+def _param_names(cls: type) -> tuple[str, ...]:
+    """The keyword-only parameters of ``cls.__init__`` (read once per class: every verdict
+    carries them)."""
+    signature = inspect.signature(cls.__init__)  # type: ignore[misc]
+    return tuple(
+        name
+        for name, p in signature.parameters.items()
+        if name != "self" and p.kind is p.KEYWORD_ONLY
+    )
 
 
 def _mover(

@@ -252,7 +252,9 @@ class NoveltyDetector(SeriesDetector):
     def _score(self, x: float, band: Band) -> float:
         return self._evaluate(x)[2]
 
-    def score_one(self, value: float, at: datetime | None = None) -> float:
+    def score_one(
+        self, value: float, at: datetime | None = None, *, metric: str = "value"
+    ) -> float:
         """How novel ``value`` would be (1 = the alert level, 0 while history is short)."""
         self._ensure_ready()
         try:

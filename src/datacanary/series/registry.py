@@ -19,6 +19,7 @@ from datacanary.series.base import SeriesDetector
 __all__ = ["DETECTORS", "available_series_detectors", "make_series_detector"]
 
 DETECTORS: dict[str, str] = {
+    "auto": "datacanary.series.auto:AutoSeriesDetector",
     "change": "datacanary.series.change:ChangeDetector",
     "ets": "datacanary.series.ets:ETSDetector",
     "mad": "datacanary.series.mad:MADDetector",
@@ -32,7 +33,7 @@ def available_series_detectors() -> list[str]:
     """The names :func:`make_series_detector` accepts, sorted.
 
     >>> available_series_detectors()
-    ['change', 'ets', 'mad', 'novelty', 'seasonal', 'zscore'...]
+    ['auto', 'change', 'ets', 'mad', 'novelty', 'seasonal', 'zscore'...]
     """
     return sorted(DETECTORS)
 
@@ -49,18 +50,24 @@ def detector_class(name: str) -> type[SeriesDetector]:
     return cls
 
 
-def make_series_detector(name: str = "mad", **params: Any) -> SeriesDetector:
+def make_series_detector(name: str = "auto", **params: Any) -> SeriesDetector:
     """A new series detector by name, its parameters checked now.
+
+    The default, ``"auto"`` (:class:`~datacanary.series.AutoSeriesDetector`), finds the
+    metric's season and kind itself; it was chosen on ``bench/pipeline_series.py``
+    (``docs/series.md``).
 
     Raises :class:`~datacanary.errors.ConfigError` for an unknown name (listing the known
     ones), an unknown parameter (listing the detector's), or a value out of range.
 
+    >>> make_series_detector()
+    AutoSeriesDetector(direction='both', sensitivity=5.0, min_history=7, ...)
     >>> make_series_detector("mad", sensitivity=4)
     MADDetector(direction='both', sensitivity=4, min_history=7, ...)
     >>> make_series_detector("median")
     Traceback (most recent call last):
     ...
-    datacanary.errors.ConfigError: unknown series detector 'median'; choose one of: change, ets, ...
+    datacanary.errors.ConfigError: unknown series detector 'median'; choose one of: auto, ...
     >>> make_series_detector("mad", direction="upward")
     Traceback (most recent call last):
     ...

@@ -1,4 +1,9 @@
-"""The store protocol and the SQL both backends share: validation, runs, history, migrations."""
+"""The store protocol and the SQL both backends share: validation, runs, history, migrations.
+
+A run is identified by (dataset, observed_at, partition): recording a run at an instant that
+already has one replaces it, observations and tags, in one transaction (what a scheduler's
+retry or a re-run needs), so a retry never doubles the history.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,22 @@ import numbers
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, NamedTuple
 
 from datacanary.errors import ConfigError, InputError, StoreError
-from datacanary.results import Observation
+from datacanary.results import Observation, as_utc
 
 __all__ = ["HistoryPoint", "Observation", "RunRecord", "Store"]
 
-SCHEMA_VERSION = 1
-"""The store schema this datacanary writes; older stores are migrated when opened."""
+SCHEMA_VERSION = 2
+"""The store schema this datacanary writes; older stores are migrated when opened.
+
+1: runs and observations. 2: a run is unique per (dataset, observed_at, partition); runs
+recorded twice at one instant by older versions are reduced to the newest.
+"""
 
 _CHUNK = 500  # observations per INSERT statement
 
@@ -32,11 +42,13 @@ class HistoryPoint(NamedTuple):
 
 
 class RunRecord(NamedTuple):
-    """One recorded run of a dataset: its id, when it was observed (UTC), its tags."""
+    """One recorded run of a dataset: its id, when it was observed (UTC), its tags and its
+    partition (None when the run has none)."""
 
     run_id: str
     observed_at: datetime
     tags: dict[str, Any]
+    partition: str | None = None
 
 
 def _utc(value: datetime | None, what: str) -> datetime:
@@ -44,7 +56,7 @@ def _utc(value: datetime | None, what: str) -> datetime:
         return datetime.now(timezone.utc)
     if not isinstance(value, datetime):
         raise ConfigError(f"{what} must be a datetime; got {type(value).__name__}")
-    return value.astimezone(timezone.utc)  # naive means local time, Python's convention
+    return as_utc(value)  # naive means UTC, as everywhere in datacanary
 
 
 def _text(value: Any, what: str) -> str:
@@ -105,14 +117,15 @@ def new_run_id(observed_at: datetime) -> str:
 
 
 class Store(ABC):
-    """Append-only history of metric observations, one transaction per run.
+    """History of metric observations, one transaction per run.
 
     Open one with :func:`datacanary.store.open_store`. A store is a context manager; leaving
     the block closes it.
 
     Each observation is (dataset, metric, column, value, observed_at, run id); a run also
-    keeps its tags. Nothing is updated or deleted: a run that fails while recording leaves
-    nothing behind.
+    keeps its tags. A run is never changed in place: recording the same (dataset,
+    instant, partition) again replaces the whole run, and a run that fails while recording
+    leaves nothing behind (nor removes the run it was to replace).
     """
 
     url: str
@@ -149,6 +162,12 @@ class Store(ABC):
 
     def _lock_migrations(self) -> None:  # noqa: B027 - a hook; the embedded store needs none
         """Serialize migrations between processes (inside the migration transaction)."""
+
+    def _lock_run(self, dataset: str, stamp: Any, partition: str) -> None:  # noqa: B027
+        """Serialize writers of one (dataset, instant, partition) inside their transaction.
+
+        A hook: the embedded store has one writer at a time anyway.
+        """
 
     # ----------------------------------------------------------------------- schema
 
@@ -191,8 +210,15 @@ class Store(ABC):
         run_id: str | None = None,
         observed_at: datetime | None = None,
         tags: Mapping[str, Any] | None = None,
+        partition: str | None = None,
     ) -> str:
-        """Append one run's observations in one transaction; return the run id.
+        """Record one run's observations in one transaction; return the run id.
+
+        A run is (dataset, observed_at, partition): recording one at an instant (and
+        partition) that already has a run replaces that run, observations and tags, in the
+        same transaction. So a retried check (``--at`` the same instant, a Dagster retry, an
+        Airflow re-run) leaves one run, never two. :attr:`last_replaced` names the run
+        replaced by the latest call (None if it replaced none).
 
         Parameters
         ----------
@@ -205,9 +231,12 @@ class Store(ABC):
         run_id : str, optional
             Default: a new time-sortable id.
         observed_at : datetime, optional
-            When the values were measured (default now; naive means local time).
+            When the values were measured (default now; naive means UTC).
         tags : mapping, optional
             JSON-able run metadata (pipeline run, git sha, the schema...).
+        partition : str, optional
+            The partition the run measured (e.g. ``2026-03-01`` of a daily-partitioned
+            table); runs of different partitions at one instant are different runs.
 
         Returns
         -------
@@ -217,26 +246,48 @@ class Store(ABC):
         Raises
         ------
         InputError
-            A malformed observation, a repeated metric, a run id already recorded; nothing
-            of the run is kept.
+            A malformed observation, a repeated metric, a run id already recorded for
+            another run; nothing of the run is kept (and a replaced run stays as it was).
         StoreError
             The store could not be written; nothing of the run is kept.
         """
         dataset = _text(dataset, "dataset")
         when = _utc(observed_at, "observed_at")
         run = new_run_id(when) if run_id is None else _text(run_id, "run_id")
+        part = "" if partition is None else _text(partition, "partition")
         tags_text = _tags_json(tags)
         stamp = self._to_db_time(when)
+        self.last_replaced = None
         try:
             with self._transaction():
-                if self._execute("SELECT 1 FROM datacanary_runs WHERE run_id = %s", (run,)):
+                self._lock_run(dataset, stamp, part)
+                same = self._execute(
+                    "SELECT run_id FROM datacanary_runs "
+                    "WHERE dataset = %s AND observed_at = %s AND partition_key = %s",
+                    (dataset, stamp, part),
+                )
+                replaced = [str(r[0]) for r in same]
+                if run not in replaced and self._execute(
+                    "SELECT 1 FROM datacanary_runs WHERE run_id = %s", (run,)
+                ):
                     raise InputError(
                         f"run id {run!r} is already recorded; pass a new run_id or leave it out"
                     )
+                for old in replaced:
+                    self._execute("DELETE FROM datacanary_observations WHERE run_id = %s", (old,))
+                    self._execute("DELETE FROM datacanary_runs WHERE run_id = %s", (old,))
                 self._execute(
-                    "INSERT INTO datacanary_runs (run_id, dataset, observed_at, recorded_at, tags) "
-                    "VALUES (%s, %s, %s, %s, %s)",
-                    (run, dataset, stamp, self._to_db_time(datetime.now(timezone.utc)), tags_text),
+                    "INSERT INTO datacanary_runs "
+                    "(run_id, dataset, observed_at, recorded_at, tags, partition_key) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    (
+                        run,
+                        dataset,
+                        stamp,
+                        self._to_db_time(datetime.now(timezone.utc)),
+                        tags_text,
+                        part,
+                    ),
                 )
                 chunk: list[tuple[str, str, float]] = []
                 for observation in _observations(observations):
@@ -252,7 +303,11 @@ class Store(ABC):
             if self._is_backend_error(exc):
                 raise self._error(exc, f"record a run of {dataset}") from None
             raise
+        self.last_replaced = replaced[0] if replaced else None
         return run
+
+    last_replaced: str | None = None
+    """The run id the latest :meth:`record_run` replaced (same dataset, instant, partition)."""
 
     def _is_backend_error(self, exc: Exception) -> bool:
         return False
@@ -289,7 +344,7 @@ class Store(ABC):
         column : str, optional
             None for a table metric.
         before : datetime, optional
-            Only values observed strictly before this moment (naive means local time).
+            Only values observed strictly before this moment (naive means UTC).
         limit : int, optional
             Only the newest ``limit`` values (still returned oldest first).
         """
@@ -333,16 +388,20 @@ class Store(ABC):
 
     def runs(self, dataset: str, *, limit: int | None = None) -> list[RunRecord]:
         """The runs recorded for ``dataset`` (the newest ``limit``), oldest first."""
+        partition = "partition_key" if self.schema_version >= 2 else "''"
         sql = (
-            "SELECT run_id, observed_at, tags FROM datacanary_runs WHERE dataset = %s "
-            "ORDER BY observed_at DESC, run_id DESC"
+            f"SELECT run_id, observed_at, tags, {partition} FROM datacanary_runs "
+            "WHERE dataset = %s ORDER BY observed_at DESC, run_id DESC"
         )
         if limit is not None:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
                 raise ConfigError(f"limit must be a positive integer or None; got {limit!r}")
             sql += f" LIMIT {int(limit)}"
         rows = self._read(sql, (dataset,), "list runs")
-        out = [RunRecord(str(r), self._from_db_time(t), json.loads(g)) for r, t, g in rows]
+        out = [
+            RunRecord(str(r), self._from_db_time(t), json.loads(g), str(p) or None)
+            for r, t, g, p in rows
+        ]
         out.reverse()
         return out
 
@@ -355,6 +414,15 @@ class Store(ABC):
             raise
 
     # ----------------------------------------------------------------------- lifecycle
+
+    def holding(self) -> AbstractContextManager[None]:
+        """Keep the connection for the statements inside (a few reads and a write).
+
+        The embedded store otherwise opens its file per operation; inside this block it opens
+        it once (another process waits meanwhile, so keep the block short: no profiling in it).
+        Other stores keep their connection anyway.
+        """
+        return nullcontext()
 
     def __enter__(self) -> Store:
         return self

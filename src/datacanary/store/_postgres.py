@@ -35,6 +35,19 @@ _V1 = (
     " ON datacanary_observations (dataset, metric, column_name, observed_at)",
 )
 
+# runs an older datacanary recorded twice at one instant: keep the newest of each
+_DOUBLED = (
+    "SELECT run_id FROM (SELECT run_id, row_number() OVER (PARTITION BY dataset, observed_at "
+    "ORDER BY recorded_at DESC, run_id DESC) AS n FROM datacanary_runs) AS ranked WHERE n > 1"
+)
+_V2 = (
+    f"DELETE FROM datacanary_observations WHERE run_id IN ({_DOUBLED})",
+    f"DELETE FROM datacanary_runs WHERE run_id IN ({_DOUBLED})",
+    "ALTER TABLE datacanary_runs ADD COLUMN partition_key TEXT NOT NULL DEFAULT ''",
+    "CREATE UNIQUE INDEX datacanary_runs_instant"
+    " ON datacanary_runs (dataset, observed_at, partition_key)",
+)
+
 
 def _mask(url: str) -> str:
     parts = urlsplit(url)
@@ -47,13 +60,14 @@ def _mask(url: str) -> str:
 class PostgresStore(Store):
     """History in PostgreSQL tables (``datacanary_runs``, ``datacanary_observations``).
 
-    Concurrent runs each commit their own transaction, so all of them land. Migrations are
-    serialized with an advisory lock. The password comes from the URL or ``PGPASSWORD``;
-    messages never show it. Put the tables in another schema with
-    ``?options=-csearch_path%3Dmonitoring`` in the URL.
+    Concurrent runs each commit their own transaction, so all of them land; two runs of one
+    (dataset, instant, partition) are serialized by a transaction-scoped advisory lock, so
+    the second replaces the first. Migrations are serialized with an advisory lock. The
+    password comes from the URL or ``PGPASSWORD``; messages never show it. Put the tables in
+    another schema with ``?options=-csearch_path%3Dmonitoring`` in the URL.
     """
 
-    migrations: Sequence[tuple[int, Sequence[str]]] = ((1, _V1),)
+    migrations: Sequence[tuple[int, Sequence[str]]] = ((1, _V1), (2, _V2))
     _con: Any = None
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
@@ -84,6 +98,10 @@ class PostgresStore(Store):
 
     def _lock_migrations(self) -> None:
         self._execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+
+    def _lock_run(self, dataset: str, stamp: Any, partition: str) -> None:
+        key = f"datacanary run|{dataset}|{stamp.isoformat()}|{partition}"
+        self._execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._con.cursor() as cursor:

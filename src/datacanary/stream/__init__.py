@@ -17,7 +17,7 @@ Consumes JSON objects from topics in a consumer group, in micro-batches. Per bat
 >>> StreamSettings.build(bootstrap_servers="127.0.0.1:9092", topics="orders", group="canary",
 ...                      anomalies_topic="orders.anomalies",
 ...                      dead_letter_topic="orders.dlq").train_on
-1000
+3000
 
 The source side is an interface (:class:`StreamSource`); see docs/stream.md for adding one.
 Needs the ``kafka`` extra (aiokafka) for Kafka.

@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--session-timeout", type=float)
     add("--max-messages", type=int)
     add("--max-seconds", type=float)
+    add("--state", dest="state_path", help="state file; 'none' keeps the state in memory")
+    add("--max-message-bytes", type=int)
+    add("--alert-cooldown", type=float)
+    add("--verbose", action="store_true", help="log partition assignments and the like")
+    add("--webhook", help="send alerts to this URL (a webhook sink, no retries)")
     return parser
 
 
@@ -41,8 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the processor; 0 when it stopped cleanly, 2 for a usage or delivery error."""
     from datacanary.stream import StreamSettings, run_stream
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     options = vars(_parser().parse_args(argv))
+    level = logging.INFO if options.pop("verbose") else logging.WARNING
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("datacanary.stream").setLevel(level)
+    webhook = options.pop("webhook")
+    if webhook:
+        options["alerts"] = [{"type": "webhook", "url": webhook, "retries": 0}]
     try:
         stats = run_stream(StreamSettings.build(**options))
     except DatacanaryError as error:

@@ -175,6 +175,7 @@ def _demo(bootstrap: str, n: int, seed: int, console: Console, topic: str) -> St
         max_messages=len(sample),
         max_seconds=300,
         alerts=[{"type": "stdout"}],
+        state_path="none",  # a throwaway broker: nothing to resume next time
     )
     console.print(
         "Running [bold]datacanary stream[/] (trains on the first 1,000 events; alerts below):"

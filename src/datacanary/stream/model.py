@@ -20,7 +20,7 @@ from datacanary.errors import InputError, SourceNotFoundError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMAT", "StreamModel", "load_model", "save_model"]
+__all__ = ["FORMAT", "StreamModel", "load_model", "model_bytes", "read_model_bytes", "save_model"]
 
 FORMAT = "datacanary.stream-model/1"
 """The version tag stored in a model file; a breaking change bumps the number."""
@@ -56,10 +56,18 @@ def save_model(path: str | Path, model: StreamModel) -> Path:
     >>> dict(loaded.schema), loaded.params["method"], len(loaded.training)
     ({'amount': 'number'}, 'iforest', 2)
     """
+    path = Path(path)
+    path.write_bytes(model_bytes(model))
+    return path
+
+
+def model_bytes(model: StreamModel) -> bytes:
+    """``model`` as the bytes of a model file (for a state store rather than a file)."""
+    import io
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = Path(path)
     table = pa.Table.from_pandas(model.training, preserve_index=False)
     document = {
         "format": FORMAT,
@@ -70,8 +78,28 @@ def save_model(path: str | Path, model: StreamModel) -> Path:
     }
     metadata = dict(table.schema.metadata or {})
     metadata[_KEY] = json.dumps(document).encode()
-    pq.write_table(table.replace_schema_metadata(metadata), path)
-    return path
+    sink = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(metadata), sink)
+    return sink.getvalue()
+
+
+def read_model_bytes(data: bytes, *, where: str = "the state file") -> StreamModel:
+    """The model in ``data`` (bytes from :func:`model_bytes`). Reads data only.
+
+    Raises
+    ------
+    InputError
+        If ``data`` is not a datacanary stream model.
+    """
+    import io
+
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except Exception as error:  # pyarrow raises several types for a non-Parquet file
+        raise InputError(f"the model in {where} is not a Parquet file ({error})") from None
+    return _from_table(table, where)
 
 
 def load_model(path: str | Path) -> StreamModel:
@@ -99,6 +127,10 @@ def load_model(path: str | Path) -> StreamModel:
             f"model file {str(path)!r} is not a Parquet file ({error}); datacanary loads "
             "only models it saved with --save-model (pickles are refused: they run code)"
         ) from None
+    return _from_table(table, f"model file {str(path)!r}")
+
+
+def _from_table(table: Any, where: str) -> StreamModel:
     raw = (table.schema.metadata or {}).get(_KEY)
     try:
         document = json.loads(raw) if raw else None
@@ -107,7 +139,7 @@ def load_model(path: str | Path) -> StreamModel:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         found = document.get("format") if isinstance(document, dict) else None
         raise InputError(
-            f"model file {str(path)!r} is not a datacanary stream model (format {found!r}, "
+            f"{where} is not a datacanary stream model (format {found!r}, "
             f"expected {FORMAT!r}); save one with --save-model"
         )
     training = table.replace_schema_metadata(None).to_pandas()

@@ -20,6 +20,7 @@ from datacanary.stream.source import (
     StreamSource,
     kafka_available,
 )
+from datacanary.stream.state import StreamState
 from datacanary.stream.windows import WindowMetrics
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def _scorer(settings: StreamSettings) -> RowScorer:
     )
 
 
-def _windows(settings: StreamSettings) -> WindowMetrics:
+def _windows(settings: StreamSettings, state: StreamState | None) -> WindowMetrics:
     from datacanary.series import make_series_detector
 
     params = dict(settings.series_params)
@@ -82,6 +83,7 @@ def _windows(settings: StreamSettings) -> WindowMetrics:
         lambda: make_series_detector(settings.series_detector, **params),
         dataset=settings.dataset_name,
         ignore=ignore,
+        history=None if state is None else state.history,
     )
 
 
@@ -95,8 +97,14 @@ def _dispatcher(settings: StreamSettings) -> AlertDispatcher | None:
         return None
     from datacanary.alerts import AlertDispatcher
 
-    # one dispatch may take 10 s at most: it runs beside the stream, which never waits on it
-    return AlertDispatcher.from_configs(configs, cooldown=settings.alert_cooldown, time_limit=10.0)
+    # one dispatch may take 10 s at most: it runs beside the stream, which never waits on it;
+    # de-duplication is kept in the state file, so a restart does not page again
+    return AlertDispatcher.from_configs(
+        configs,
+        cooldown=settings.alert_cooldown,
+        time_limit=10.0,
+        state_path=settings.state_path,
+    )
 
 
 def build_processor(
@@ -108,7 +116,7 @@ def build_processor(
     """The processor for ``settings``: Kafka source and output unless others are given.
 
     Everything that can be checked before connecting is checked here: the detector
-    options, the model file, the alert sinks.
+    options, the model file, the alert sinks, the state file.
 
     Raises
     ------
@@ -120,7 +128,12 @@ def build_processor(
     if (source is None or output is None) and not kafka_available():
         raise MissingDependencyError.for_extra("kafka", "The Kafka stream processor and sources")
     scorer = _scorer(settings)
-    windows = _windows(settings)
+    state = (
+        None
+        if settings.state_path is None
+        else StreamState(settings.state_path, group=settings.group)
+    )
+    windows = _windows(settings, state)
     dispatcher = _dispatcher(settings)
     if source is None:
         source = KafkaSource(
@@ -132,9 +145,19 @@ def build_processor(
             client_id=settings.client_id,
         )
     if output is None:
-        output = KafkaOutput(settings.bootstrap_servers, client_id=settings.client_id)
+        output = KafkaOutput(
+            settings.bootstrap_servers,
+            client_id=settings.client_id,
+            max_request_size=settings.max_message_bytes,
+        )
     return StreamProcessor(
-        settings, source, output, scorer=scorer, windows=windows, dispatcher=dispatcher
+        settings,
+        source,
+        output,
+        scorer=scorer,
+        windows=windows,
+        dispatcher=dispatcher,
+        state=state,
     )
 
 

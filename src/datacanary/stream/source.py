@@ -8,17 +8,21 @@ tail) implements :class:`StreamSource` and leaves the scoring untouched (docs/st
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from datacanary.errors import DeliveryError, MissingDependencyError
+from datacanary.stream.poison import KAFKA_DEFAULT_LIMIT, is_size_error, message_size
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 __all__ = [
+    "Assigned",
     "KafkaOutput",
     "KafkaSource",
     "MemoryOutput",
@@ -31,6 +35,19 @@ __all__ = [
 ]
 
 log = logging.getLogger("datacanary.stream")
+
+Partition = tuple[str, int]
+Headers = Sequence[tuple[str, bytes]]
+Assigned = Callable[
+    [list[Partition], dict[Partition, "int | None"]], Awaitable[dict[Partition, int]]
+]
+"""Called when partitions are assigned, with their committed offsets (None: none yet);
+returns the offsets to read from instead (partitions whose saved state is ahead)."""
+Revoked = Callable[[list[Partition]], Awaitable[None]]
+"""Called before partitions are taken away (a rebalance): finish and commit what is held."""
+Rescue = Callable[[str, "bytes | None", "bytes | None", Headers, BaseException], Any]
+"""Called for an output refused as too large: returns ``(value, key, headers)`` to send
+instead, or None to give up (then ``on_skipped`` is called with the same arguments)."""
 
 
 class Message(Protocol):
@@ -124,7 +141,8 @@ class MemorySource:
     """A :class:`StreamSource` over messages in memory: one partition per (topic,
     partition) of the messages, committed positions kept in :attr:`committed`.
 
-    For tests, benchmarks without a broker, and as the smallest example of a source.
+    For tests, benchmarks without a broker, and as the smallest example of a source. Given
+    the ``committed`` offsets of an earlier run, it resumes there, as a consumer group does.
 
     Examples
     --------
@@ -133,19 +151,39 @@ class MemorySource:
     >>> batch = asyncio.run(source.poll(3, 0.1))
     >>> asyncio.run(source.commit(batch)), source.committed
     (True, {('t', 0): 3})
+    >>> again = MemorySource(source.messages, committed=source.committed)
+    >>> asyncio.run(again.start()); [m.offset for m in asyncio.run(again.poll(9, 0.1))]
+    [3, 4]
     """
 
-    def __init__(self, messages: Sequence[Message]) -> None:
+    def __init__(
+        self, messages: Sequence[Message], *, committed: Mapping[Partition, int] | None = None
+    ) -> None:
         self.messages = list(messages)
         self.position = 0
-        self.committed: dict[tuple[str, int], int] = {}
+        self.committed: dict[Partition, int] = dict(committed or {})
         self._partitions = {(m.topic, m.partition) for m in self.messages}
+        self._pending: list[Message] = self.messages
+        self._assigned: Assigned | None = None
+
+    def on_rebalance(
+        self, *, assigned: Assigned | None = None, revoked: Revoked | None = None
+    ) -> None:
+        """Call ``assigned`` when the source starts (its partitions never move)."""
+        self._assigned = assigned
 
     async def start(self) -> None:
         self.position = 0
+        start = dict(self.committed)
+        if self._assigned is not None:
+            parts = sorted(self._partitions)
+            start.update(await self._assigned(parts, {p: self.committed.get(p) for p in parts}))
+        self._pending = [
+            m for m in self.messages if m.offset >= start.get((m.topic, m.partition), 0)
+        ]
 
     async def poll(self, max_records: int, timeout: float) -> list[Message]:
-        batch = self.messages[self.position : self.position + max_records]
+        batch = self._pending[self.position : self.position + max_records]
         self.position += len(batch)
         return batch
 
@@ -163,11 +201,18 @@ class MemorySource:
 
 
 class MemoryOutput:
-    """A :class:`StreamOutput` that keeps what is sent, per topic, in :attr:`topics`."""
+    """A :class:`StreamOutput` that keeps what is sent, per topic, in :attr:`topics`.
 
-    def __init__(self) -> None:
+    ``max_message_bytes`` plays a broker's limit: a larger message is refused when flushed
+    (rescued or skipped as by :class:`KafkaOutput`).
+    """
+
+    def __init__(self, *, max_message_bytes: int | None = None) -> None:
         self.topics: dict[str, list[Record]] = {}
-        self._unflushed = 0
+        self.max_message_bytes = max_message_bytes
+        self.rescue: Rescue | None = None
+        self.on_skipped: Rescue | None = None
+        self._unflushed: list[tuple[str, bytes | None, bytes | None, Headers]] = []
 
     async def start(self) -> None:
         pass
@@ -180,16 +225,36 @@ class MemoryOutput:
         key: bytes | None = None,
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> None:
-        messages = self.topics.setdefault(topic, [])
-        messages.append(Record(topic, 0, len(messages), 0, value, key, tuple(headers)))
-        self._unflushed += 1
+        self._unflushed.append((topic, value, key, tuple(headers)))
 
     def flush(self) -> Awaitable[int]:
-        count, self._unflushed = self._unflushed, 0
+        pending, self._unflushed = self._unflushed, []
+        count = 0
+        for topic, value, key, headers in pending:
+            limit = self.max_message_bytes
+            if limit is not None and message_size(value, key, headers) > limit:
+                error = _TooLarge(f"{message_size(value, key, headers)} bytes > {limit}")
+                again = (
+                    None if self.rescue is None else self.rescue(topic, value, key, headers, error)
+                )
+                if again is None or message_size(*again) > limit:
+                    if self.on_skipped is not None:
+                        self.on_skipped(topic, value, key, headers, error)
+                    continue
+                value, key, headers = again
+            messages = self.topics.setdefault(topic, [])
+            messages.append(Record(topic, 0, len(messages), 0, value, key, tuple(headers)))
+            count += 1
         return _done(count)
 
     async def stop(self) -> None:
         pass
+
+
+class _TooLarge(Exception):
+    """What :class:`MemoryOutput` raises, as a broker would, for a message over its limit."""
+
+    errno = 10
 
 
 async def _done(value: int) -> int:
@@ -251,6 +316,15 @@ class KafkaSource:
         self.client_id = client_id
         self.options = options
         self._consumer: AIOKafkaConsumer | None = None
+        self._assigned: Assigned | None = None
+        self._revoked: Revoked | None = None
+
+    def on_rebalance(
+        self, *, assigned: Assigned | None = None, revoked: Revoked | None = None
+    ) -> None:
+        """Call ``assigned`` whenever the group gives this consumer partitions (and seek
+        where it says), ``revoked`` before it takes them away."""
+        self._assigned, self._revoked = assigned, revoked
 
     async def start(self) -> None:
         _require_aiokafka()
@@ -268,7 +342,8 @@ class KafkaSource:
             "heartbeat_interval_ms": max(100, int(self.session_timeout * 250)),
             **self.options,
         }
-        self._consumer = AIOKafkaConsumer(*self.topics, **settings)
+        self._consumer = AIOKafkaConsumer(**settings)
+        self._consumer.subscribe(self.topics, listener=self._listener())
         try:
             await self._consumer.start()
         except Exception as error:
@@ -325,6 +400,32 @@ class KafkaSource:
             consumer, self._consumer = self._consumer, None
             await consumer.stop()
 
+    def _listener(self) -> Any:
+        from aiokafka import ConsumerRebalanceListener
+
+        source = self
+
+        class Listener(ConsumerRebalanceListener):
+            async def on_partitions_revoked(self, revoked: Any) -> None:
+                if source._revoked is not None and revoked:
+                    await source._revoked(sorted((tp.topic, tp.partition) for tp in revoked))
+
+            async def on_partitions_assigned(self, assigned: Any) -> None:
+                if source._assigned is None or not assigned or source._consumer is None:
+                    return
+                consumer = source._consumer
+                tps = sorted(assigned)
+                committed = {}
+                for tp in tps:
+                    committed[(tp.topic, tp.partition)] = await consumer.committed(tp)
+                seeks = await source._assigned([(t.topic, t.partition) for t in tps], committed)
+                for tp in tps:
+                    offset = seeks.get((tp.topic, tp.partition))
+                    if offset is not None:
+                        consumer.seek(tp, offset)
+
+        return Listener()
+
     def _started(self) -> AIOKafkaConsumer:
         if self._consumer is None:
             raise RuntimeError("KafkaSource.start() must be awaited before polling")
@@ -334,6 +435,10 @@ class KafkaSource:
 class KafkaOutput:
     """A :class:`StreamOutput` producing to Kafka, acknowledged by all in-sync replicas.
 
+    A message the producer or the broker refuses as too large is not a delivery failure:
+    ``rescue`` (set by the processor) gives a smaller one to send instead, and a message
+    that cannot be made to fit goes to ``on_skipped``; the rest of the batch is unaffected.
+
     Parameters
     ----------
     bootstrap_servers
@@ -341,7 +446,8 @@ class KafkaOutput:
     client_id
         How the broker's logs name this client.
     options
-        Any other ``AIOKafkaProducer`` argument.
+        Any other ``AIOKafkaProducer`` argument (``max_request_size``: the largest message
+        sent, 1 MiB by default).
     """
 
     def __init__(
@@ -350,8 +456,11 @@ class KafkaOutput:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
         self.options = options
+        self.max_message_bytes = int(options.get("max_request_size", KAFKA_DEFAULT_LIMIT))
+        self.rescue: Rescue | None = None
+        self.on_skipped: Rescue | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._pending: list[Any] = []
+        self._pending: list[tuple[str, Any, tuple[bytes | None, bytes | None, Headers]]] = []
 
     async def start(self) -> None:
         _require_aiokafka()
@@ -377,6 +486,28 @@ class KafkaOutput:
                 "--bootstrap-servers and that the broker is running"
             ) from error
 
+    async def topic_limits(self, topics: Sequence[str], timeout: float = 3.0) -> None:
+        """Lower :attr:`max_message_bytes` to the ``max.message.bytes`` of ``topics`` where
+        the broker says one (best effort: a broker that does not answer leaves it)."""
+        from aiokafka.admin import AIOKafkaAdminClient
+        from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        try:
+            await asyncio.wait_for(admin.start(), timeout)
+            resources = [ConfigResource(ConfigResourceType.TOPIC, t) for t in topics]
+            answers = await asyncio.wait_for(admin.describe_configs(resources), timeout)
+            for answer in answers:
+                for resource in answer.resources:
+                    for entry in resource[4]:
+                        if entry[0] == "max.message.bytes" and str(entry[1]).isdigit():
+                            self.max_message_bytes = min(self.max_message_bytes, int(entry[1]))
+        except Exception as error:
+            log.debug("could not read the topics' max.message.bytes: %r", error)
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+
     async def send(
         self,
         topic: str,
@@ -387,26 +518,60 @@ class KafkaOutput:
     ) -> None:
         if self._producer is None:
             raise RuntimeError("KafkaOutput.start() must be awaited before sending")
-        future = await self._producer.send(
-            topic, value, key=key, headers=list(headers) if headers else None
-        )
-        self._pending.append((topic, future))
+        try:
+            future = await self._producer.send(
+                topic, value, key=key, headers=list(headers) if headers else None
+            )
+        except Exception as error:
+            if not is_size_error(error):
+                raise
+            replacement = self._replacement(topic, value, key, headers, error)
+            if replacement is None:
+                return
+            value, key, headers = replacement
+            future = await self._producer.send(
+                topic, value, key=key, headers=list(headers) if headers else None
+            )
+        self._pending.append((topic, future, (value, key, headers)))
+
+    def _replacement(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        headers: Headers,
+        error: BaseException,
+    ) -> tuple[bytes | None, bytes | None, Headers] | None:
+        """The smaller message ``rescue`` offers for one refused as too large, if it is
+        small enough; else tell ``on_skipped`` and return None."""
+        offered = None if self.rescue is None else self.rescue(topic, value, key, headers, error)
+        if offered is not None and message_size(*offered) < min(
+            self.max_message_bytes, message_size(value, key, headers)
+        ):
+            return offered
+        if self.on_skipped is not None:
+            self.on_skipped(topic, value, key, headers, error)
+        return None
 
     def flush(self) -> Awaitable[int]:
         pending, self._pending = self._pending, []
         return self._acknowledged(pending)
 
-    async def _acknowledged(self, pending: list[tuple[str, Any]]) -> int:
+    async def _acknowledged(
+        self, pending: list[tuple[str, Any, tuple[bytes | None, bytes | None, Headers]]]
+    ) -> int:
         if not pending:
             return 0
-        import asyncio
-
-        results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
-        failed = [
-            (t, r)
-            for (t, _), r in zip(pending, results, strict=True)
-            if isinstance(r, BaseException)
-        ]
+        results = await asyncio.gather(*(f for _, f, _ in pending), return_exceptions=True)
+        failed = []
+        done = 0
+        for (topic, _, message), result in zip(pending, results, strict=True):
+            if not isinstance(result, BaseException):
+                done += 1
+            elif is_size_error(result):  # the broker's limit is below the producer's
+                done += await self._resend(topic, message, result)
+            else:
+                failed.append((topic, result))
         if failed:
             topic, error = failed[0]
             raise DeliveryError(
@@ -414,12 +579,41 @@ class KafkaOutput:
                 f"(first: topic {topic!r}: {error!r}); their input was not committed and is "
                 "read again after a restart"
             )
-        return len(pending)
+        return done
+
+    async def _resend(
+        self,
+        topic: str,
+        message: tuple[bytes | None, bytes | None, Headers],
+        error: BaseException,
+    ) -> int:
+        """Send the rescue of a message the broker refused as too large; 1 if acknowledged."""
+        assert self._producer is not None
+        value, key, headers = message
+        size = message_size(value, key, headers)
+        self.max_message_bytes = min(self.max_message_bytes, max(4096, size - 1))
+        replacement = self._replacement(topic, value, key, headers, error)
+        if replacement is None:
+            return 0
+        small, small_key, small_headers = replacement
+        try:
+            future = await self._producer.send(
+                topic, small, key=small_key, headers=list(small_headers) or None
+            )
+            await future
+        except Exception as again:
+            if not is_size_error(again):
+                raise
+            if self.on_skipped is not None:
+                self.on_skipped(topic, value, key, headers, again)
+            return 0
+        return 1
 
     async def stop(self) -> None:
         if self._producer is not None:
-            producer, self._producer = self._producer, None
+            producer = self._producer
             try:
                 await self.flush()
             finally:
+                self._producer = None
                 await producer.stop()

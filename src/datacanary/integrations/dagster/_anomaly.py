@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
@@ -40,7 +41,7 @@ def build_anomaly_checks(
     *,
     assets: Sequence[AssetLike],
     metadata_keys: Sequence[str] = ("dagster/row_count",),
-    method: str = "mad",
+    method: str = "auto",
     min_history: int = 7,
     max_history: int = 100,
     partition_history: PartitionHistory = "other_partitions",
@@ -61,9 +62,12 @@ def build_anomaly_checks(
 
     The result passes or fails with ``severity``; its description is the verdict's sentence
     ("row_count 1,204 is below the expected 9,800–10,400 from the last 14 materializations")
-    and its metadata holds ``value``, ``expected_low``, ``expected_high``, ``history_size``,
-    ``min_history``, ``detector``, ``detector_params``, ``score``, ``status``, ``message``,
-    ``metadata_key``, ``baseline`` and, for a partition, ``partition``.
+    and its metadata is typed for the UI: the numbers a person compares (``value``,
+    ``expected_low``, ``expected_high``, ``score``: ints when whole, else floats rounded to four
+    significant digits; ``history_size``), the band as JSON (``expected_band``), and as text
+    the sentence (``message``), ``status``, ``detector``, ``rule``, ``metadata_key``,
+    ``baseline`` and, for a partition, ``partition``; ``detector_params`` is JSON. Settings
+    such as ``min_history`` are never numeric metadata, which Dagster would chart over time.
 
     * Fewer than ``min_history`` earlier values: the check **passes** with the status
       ``insufficient_history`` and the sentence "row_count 10,000: insufficient history
@@ -84,8 +88,9 @@ def build_anomaly_checks(
         ``dagster/row_count``, ``datacanary/null_count/<column>`` and
         ``datacanary/null_fraction/<column>``; any int or float metadata works.
     method
-        The series detector: ``mad``, ``zscore``, ``seasonal``, ``change`` or ``ets`` (see
-        :func:`datacanary.series.make_series_detector`).
+        The series detector: ``auto`` (the default: finds the weekly pattern, count models
+        for small counts, accepts a lasting level shift), ``mad``, ``zscore``, ``seasonal``,
+        ``change`` or ``ets`` (see :func:`datacanary.series.make_series_detector`).
     min_history
         Earlier values needed before a value is judged.
     max_history
@@ -357,27 +362,38 @@ class _Judge:
         target: Materialization | None,
     ) -> dg.AssetCheckResult:
         metadata: dict[str, Any] = {
-            "status": verdict.status.value,
-            "message": verdict.message,
-            "metadata_key": metadata_key,
+            "status": dg.MetadataValue.text(verdict.status.value),
+            "message": dg.MetadataValue.text(verdict.message),
+            "metadata_key": dg.MetadataValue.text(metadata_key),
         }
         if verdict.value is not None:
             original = numeric_value(target.metadata, metadata_key)[0] if target else None
-            metadata["value"] = original if original is not None else verdict.value
+            metadata["value"] = display_number(original if original is not None else verdict.value)
+        band = {
+            "low": _rounded(verdict.expected_low),
+            "high": _rounded(verdict.expected_high),
+        }
         if verdict.expected_low is not None:
-            metadata["expected_low"] = float(verdict.expected_low)
+            metadata["expected_low"] = display_number(verdict.expected_low)
         if verdict.expected_high is not None:
-            metadata["expected_high"] = float(verdict.expected_high)
-        metadata["history_size"] = verdict.history_size
-        metadata["min_history"] = self.min_history
-        metadata["score"] = float(verdict.score)
-        metadata["detector"] = self.method
+            metadata["expected_high"] = display_number(verdict.expected_high)
+        if band["low"] is not None or band["high"] is not None:
+            metadata["expected_band"] = dg.MetadataValue.json(band)
+        metadata["history_size"] = dg.MetadataValue.int(int(verdict.history_size))
+        metadata["score"] = display_number(verdict.score)
+        # the settings are constants, not measurements: text and JSON, which Dagster does not
+        # chart over time (a number would be plotted run after run as if it had been measured)
+        metadata["detector"] = dg.MetadataValue.text(self.method)
+        metadata["rule"] = dg.MetadataValue.text(
+            f"{self.method} against the {self.max_history} newest earlier values at most; "
+            f"judged once {self.min_history} are known"
+        )
         metadata["detector_params"] = dg.MetadataValue.json(dict(self.prototype.get_params()))
         if baseline:
-            metadata["baseline"] = baseline
+            metadata["baseline"] = dg.MetadataValue.text(baseline)
         description = verdict.message
         if target is not None and target.partition is not None:
-            metadata["partition"] = target.partition
+            metadata["partition"] = dg.MetadataValue.text(target.partition)
             description = f"partition {target.partition}: {description}"
         return dg.AssetCheckResult(
             passed=verdict.passed,
@@ -425,6 +441,35 @@ def _asset_checks(
         name=op_name("datacanary_anomaly", key, list(keys_by_name)),
         description=f"datacanary anomaly checks of {key.to_user_string()}",
     )(with_runtime_hints(_checks, context=dg.AssetCheckExecutionContext))
+
+
+def _rounded(x: float | None) -> float | int | None:
+    """``x`` with four significant digits (what a person reads), whole numbers as ints.
+
+    >>> _rounded(0.031920393308883056), _rounded(1204.0), _rounded(None)
+    (0.03192, 1204, None)
+    """
+    if x is None or not math.isfinite(float(x)):
+        return None
+    value = float(x)
+    if value == int(value) and abs(value) < 2**53:
+        return int(value)
+    return float(f"{value:.4g}")
+
+
+def display_number(x: float) -> dg.MetadataValue:
+    """A metric value as typed Dagster metadata: an int when whole, else a float rounded to
+    four significant digits (``expected_high 0.03192``, not ``0.031920393308883056``).
+
+    >>> display_number(0.031920393308883056), display_number(5000.0)
+    (FloatMetadataValue(value=0.03192), IntMetadataValue(value=5000))
+    """
+    value = _rounded(x)
+    if value is None:
+        return dg.MetadataValue.float(float(x))
+    if isinstance(value, int):
+        return dg.MetadataValue.int(value)
+    return dg.MetadataValue.float(value)
 
 
 def _plural_note(verdict: Verdict, unit: str) -> Verdict:

@@ -22,7 +22,6 @@ from typing import Any
 import dagster as dg
 
 _PAGE = 500
-_RECENT = 20  # newest records searched for the current run's own materialization
 
 
 @dataclass(frozen=True)
@@ -64,16 +63,69 @@ def newest_materialization(
 ) -> Materialization | None:
     """The materialization to judge: this run's own if it made one, else the newest.
 
-    ``partitions`` limits the search to the run's partition(s).
+    The run's own materialization is read from the run's event log (by run id), however many
+    other runs materialized the asset since, so a check never judges another run's value
+    when its run made one. Only a run that made none (a check run on its own) judges the
+    newest materialization. ``partitions`` limits both to the run's partition(s).
     """
+    if run_id is not None:
+        own = _own_materialization(instance, key, run_id, partitions)
+        if own is not None:
+            return own
     result = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=_RECENT
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=1
     )
     records = list(result.records)
-    if not records:
-        return None
-    own = [r for r in records if run_id is not None and r.run_id == run_id]
-    return _materialization(own[0] if own else records[0])
+    return _materialization(records[0]) if records else None
+
+
+def _own_materialization(
+    instance: dg.DagsterInstance,
+    key: dg.AssetKey,
+    run_id: str,
+    partitions: Sequence[str] | None,
+) -> Materialization | None:
+    """The newest materialization of ``key`` (in ``partitions``) that run ``run_id`` made."""
+    wanted = None if partitions is None else set(partitions)
+    cursor: str | None = None
+    while True:
+        page = instance.get_records_for_run(
+            run_id,
+            cursor=cursor,
+            of_type=dg.DagsterEventType.ASSET_MATERIALIZATION,
+            limit=_PAGE,
+            ascending=False,
+        )
+        for record in page.records:
+            if record.asset_key != key:
+                continue
+            if wanted is not None and record.partition_key not in wanted:
+                continue
+            return _in_asset_log(instance, key, record)
+        if not page.has_more:
+            return None
+        cursor = page.cursor
+
+
+def _in_asset_log(
+    instance: dg.DagsterInstance, key: dg.AssetKey, record: dg.EventLogRecord
+) -> Materialization | None:
+    """``record`` (from a run's log) as the asset's log has it.
+
+    Run-sharded storages (the default SQLite instance) number a run's events apart from the
+    asset index; the history before a materialization is read by the asset index's storage
+    id, so the same event is looked up there by its run and timestamp.
+    """
+    partitions = [record.partition_key] if record.partition_key is not None else None
+    around = dg.AssetRecordsFilter(
+        asset_key=key,
+        asset_partitions=partitions,
+        after_timestamp=record.timestamp - 1e-3,
+        before_timestamp=record.timestamp + 1e-3,
+    )
+    result = instance.fetch_materializations(around, limit=_PAGE)
+    same = [r for r in result.records if r.run_id == record.run_id]
+    return _materialization(same[0] if same else record)
 
 
 def same_partition_history(
