@@ -71,6 +71,41 @@ def test_auto_weekly_series_stays_quiet_and_says_its_pattern() -> None:
     assert detector.judge(0.35 * values[-7], monday, metric="row_count").status is Status.ANOMALY
 
 
+def test_auto_bands_on_a_short_history_are_wide_but_readable() -> None:
+    # a t quantile at the 5σ tail with ~2 degrees of freedom is ~200σ: exp() of it gave
+    # bands such as 1.3e-84–3e+90 on a new monitor; a band now ends at half the smallest and
+    # twice the largest value learned (weekends are 35 % of weekdays here: at most 11.4x)
+    rows = weekly_rows(60, seed=3)
+    detector = AutoSeriesDetector()
+    for i, (value, at) in enumerate(zip(rows, days(60), strict=True)):
+        verdict = detector.update(value, at, metric="row_count")
+        if i < detector.min_history:
+            continue
+        assert verdict.expected_low is not None and verdict.expected_high is not None
+        assert verdict.status is Status.PASSED, (i, verdict.message)
+        learned = rows[: i + 1]
+        assert verdict.expected_low >= min(learned) / 2 * (1 - 1e-9), (i, verdict.message)
+        assert verdict.expected_high <= max(learned) * 2 * (1 + 1e-9), (i, verdict.message)
+
+
+def test_auto_a_partial_load_on_a_new_monitor_is_caught() -> None:
+    # the demo's case: 21 daily loads of ~2,000 rows (weekends 15 % lower), then 719
+    rows = [r / 10 * (0.85 / 0.35 if d.weekday() >= 5 else 1.0)
+            for r, d in zip(weekly_rows(21, seed=5), days(21), strict=True)]  # fmt: skip
+    detector = AutoSeriesDetector().fit(rows, days(21))
+    verdict = detector.judge(0.36 * rows[-7], days(22)[-1], metric="row_count")
+    assert verdict.status is Status.ANOMALY, verdict.message
+
+
+def test_auto_does_not_take_an_unlearned_daily_pattern_for_new_levels() -> None:
+    # before the hours of a day are learned, busy hours alert; they must not re-baseline
+    # the history, or the pattern is never learned
+    times, values = hourly_berlin(datetime(2026, 3, 2, tzinfo=timezone.utc), 24 * 8, seed=2)
+    verdicts = replay(AutoSeriesDetector(timezone="Europe/Berlin"), values, times)
+    assert not any("re-baselined" in v.message for v in verdicts)
+    assert not [i for i in flagged(verdicts) if i >= 24 * 4]
+
+
 def test_auto_without_timestamps_works_without_a_season() -> None:
     rng = np.random.default_rng(4)
     values = (1_000 + rng.normal(0, 20, 80)).tolist()

@@ -37,6 +37,9 @@ _COUNT_MEAN = 30.0  # integer metrics with a mean up to this use a count model
 _SEASON_GAIN = 0.85  # a period is used when it cuts the mean one-step error by 15 %
 _COUNT_SEASON_GAIN = 0.95  # ... or the mean squared error of a count by 5 % (noise dominates)
 _EFFICIENCY = 0.37  # of the error scale, for the widening of short histories
+_ENVELOPE = 2.0  # a log-scale band ends at half the smallest / twice the largest value learned
+_MAX_WIDENING = 2.0  # a short history widens k at most this much: a t quantile at the 5σ
+# tail with ~2 degrees of freedom is ~200σ, a band no value can leave (exp of it on a log scale)
 _LONGEST_RUN = 7  # runs of low counts are tested up to this length
 _MAX_LOG = 700.0  # exp() of more overflows
 _ULPS = 1e-12  # a log-scale band is widened by this share, for the rounding of exp(log(x))
@@ -57,6 +60,8 @@ class _State:
     dispersion: float  # variance / mean of a count (1: Poisson)
     errors: int  # one-step errors the spread rests on
     size: int
+    decided: bool = True  # False while a candidate period has too few runs to be judged
+    seen: tuple[float, float] = (-math.inf, math.inf)  # smallest and largest value learned
 
     @property
     def season(self) -> str | None:
@@ -392,10 +397,9 @@ class AutoSeriesDetector(SeriesDetector):
             e_season = observed - _forward(scale, errors[:, 2])
         both = np.isfinite(e_flat) & np.isfinite(e_season)
         gain = _COUNT_SEASON_GAIN if count else _SEASON_GAIN
+        decided = kind is None or bool(profile and int(both.sum()) >= max(period, 7))
         use_season = bool(
-            profile
-            and int(both.sum()) >= max(period, 7)
-            and _loss(e_season[both], count) < gain * _loss(e_flat[both], count)
+            decided and profile and _loss(e_season[both], count) < gain * _loss(e_flat[both], count)
         )
         chosen = e_season if use_season else e_flat
         keep = np.isfinite(chosen) & (errors[:, 3] > 0.0)  # the scale: learned runs only
@@ -407,10 +411,25 @@ class AutoSeriesDetector(SeriesDetector):
             pearson = used**2 / np.maximum(predicted, 0.5)
             dispersion = max(1.0, (float(np.sum(pearson)) + 2.0) / (m + 2.0))
         elif m:
-            k = widened(float(self.sensitivity), max(m, 2), efficiency=_EFFICIENCY)
+            k = min(
+                widened(float(self.sensitivity), max(m, 2), efficiency=_EFFICIENCY),
+                _MAX_WIDENING * float(self.sensitivity),
+            )
             spread = _spread_of(used, False) * k
         return _State(
-            scale, kind, period, flat, level, profile, use_season, spread, dispersion, m, n
+            scale,
+            kind,
+            period,
+            flat,
+            level,
+            profile,
+            use_season,
+            spread,
+            dispersion,
+            m,
+            n,
+            decided,
+            (float(np.min(x[learned])), float(np.max(x[learned]))),
         )
 
     def _scale_of(self, x: np.ndarray[Any, Any]) -> str:
@@ -470,6 +489,10 @@ class AutoSeriesDetector(SeriesDetector):
         high = _back(state.scale, centre_t + state.spread)
         if state.scale == "log":  # exp(log(x)) is x only to a few ulps
             low, high = low * (1.0 - _ULPS), high * (1.0 + _ULPS)
+            # a short or noisy history gives a wide band: never wider than the values seen
+            # allow (a row count that halves below its smallest value is news)
+            low = max(low, state.seen[0] / _ENVELOPE)
+            high = min(high, state.seen[1] * _ENVELOPE)
         return _Fit(state, key, centre, min(low, centre), max(high, centre), centre_t)
 
     def _band(self, at: datetime | None) -> Band | None:
@@ -714,6 +737,8 @@ class AutoSeriesDetector(SeriesDetector):
                 model={"moved_on": _iso(recent[0].at)},
             )
         if flag == "stale":
+            return None
+        if not fit.state.decided:  # the hours of a day not yet learned are not a new level
             return None
         side = 1 if flag == "up" else -1
         fresh = x == 0.0 or (scale == "log" and x <= 0.0)
