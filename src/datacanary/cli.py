@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import re
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+try:  # Typer 0.2x carries its own copy of Click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover - older Typer runs on Click itself
+    from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[assignment]
 
 from datacanary.errors import ConfigError, DatacanaryError, InputError
 
@@ -26,7 +36,46 @@ if TYPE_CHECKING:
 
     from datacanary.results import CheckResult, RowScores
 
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors (a bad option, a missing argument) as one ``error:`` line, exit 2.
+
+    Click's own rendering is a usage block plus a boxed message; schedulers' logs and
+    scripts want the one line every other datacanary error is.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError:  # `datacanary` alone: show the help
+            return super().main(args, prog_name, complete_var, standalone_mode=True, **extra)
+        except ClickException as exc:
+            message = " ".join(exc.format_message().split())
+            command = getattr(getattr(exc, "ctx", None), "command_path", None) or "datacanary"
+            err.print(
+                f"[bold red]error:[/] {message} (see '{command} --help')",
+                soft_wrap=True,
+                markup=True,
+                highlight=False,
+            )
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err.print("aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="datacanary",
     help="Find anomalies in data pipelines before they reach the people who rely on the data.",
     no_args_is_help=True,
@@ -42,6 +91,9 @@ err = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_TEMP_NAME = re.compile(r"\.[0-9a-f]{12}\.tmp-")  # _Outputs.temp's prefix
+
+
 def _friendly(command: F) -> F:
     """Turn the library's deliberate errors into one line and exit code 2."""
 
@@ -53,7 +105,9 @@ def _friendly(command: F) -> F:
             err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
             raise typer.Exit(2) from None
         except OSError as exc:  # e.g. an output folder that does not exist
-            where = f": {exc.filename}" if exc.filename else ""
+            # name the output, not the temporary file it was being written to
+            name = _TEMP_NAME.sub("", str(exc.filename)) if exc.filename else ""
+            where = f": {name}" if name else ""
             err.print(f"[bold red]error:[/] {exc.strerror or exc}{where}", soft_wrap=True)
             raise typer.Exit(2) from None
 
@@ -87,8 +141,91 @@ def _labels(frame: pd.DataFrame, column: str) -> Any:
     return labels_from_column(frame[column], column)
 
 
+_TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".jsonl", ".ndjson")
+_PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+_HTML_SUFFIXES = (".html", ".htm")
+
+
+def _check_output(path: Path, option: str, suffixes: Sequence[str]) -> Path:
+    """Refuse an output before any work: unknown extension, a folder in the way, read-only.
+
+    Missing parent folders are fine (they are created when the outputs are committed),
+    as long as the nearest existing one is a writable folder. Raises :class:`ConfigError`
+    naming the option, the path and the fix.
+    """
+    name = path.name.lower()
+    if not name.endswith(tuple(suffixes)):
+        kinds = ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}"
+        raise ConfigError(f"{option} {path}: unknown format; use a {kinds} file")
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder; name a file inside it")
+    base = _existing_ancestor(path)
+    if not base.is_dir():
+        raise ConfigError(f"{option} {path}: {base} is a file, not a folder; choose another path")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {path}: folder {base} is not writable; choose another")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"{option} {path} exists and is not writable; choose another")
+    return path
+
+
+def _existing_ancestor(path: Path) -> Path:
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    return parent
+
+
+class _Outputs:
+    """Files written to temporary names and renamed into place only when all succeeded.
+
+    ``temp(target)`` names a hidden temporary file in the target's nearest existing folder,
+    ending in the target's name (so its extension still selects the format). Leaving the
+    block without an error creates missing folders and renames every file onto its target
+    (:func:`os.replace`); leaving it with an error removes them: a failed command leaves
+    no output behind, not even a folder.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []
+
+    def temp(self, target: Path) -> Path:
+        folder = _existing_ancestor(target)
+        temp = folder / f".{uuid.uuid4().hex[:12]}.tmp-{target.name}"  # see _TEMP_NAME
+        self._pending.append((temp, target))
+        return temp
+
+    def commit(self) -> None:
+        for temp, target in self._pending:
+            if temp.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(temp, target)
+        self._pending.clear()
+
+    def discard(self) -> None:
+        for temp, _ in self._pending:
+            with suppress(OSError):
+                temp.unlink(missing_ok=True)
+        self._pending.clear()
+
+
+@contextmanager
+def _outputs() -> Iterator[_Outputs]:
+    outputs = _Outputs()
+    try:
+        yield outputs
+    except BaseException:
+        outputs.discard()
+        raise
+    try:
+        outputs.commit()
+    except BaseException:
+        outputs.discard()
+        raise
+
+
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
-    suffix = "".join(path.suffixes[-2:]).lower()
+    suffix = path.name.lower()
     if suffix.endswith(".parquet"):
         frame.to_parquet(path, index=False)
     elif suffix.endswith((".jsonl", ".ndjson")):
@@ -140,6 +277,8 @@ def detect(
     from datacanary.sources import read_table, resolve_source
 
     fmt = _format(format)
+    if plot is not None:
+        _check_output(plot, "--plot", _PLOT_SUFFIXES)
     if resolve_source(data).kind == "spark":
         detector = TableDetector(
             method,
@@ -150,6 +289,8 @@ def detect(
         )
         _detect_spark(data, detector, fit_rows, seed, label_column, output, plot, top, fmt)
         return
+    if output is not None:
+        _check_output(output, "--output", _TABLE_SUFFIXES)
     frame = read_table(data)
     excluded = _split(exclude) or []
     y = None
@@ -170,20 +311,21 @@ def detect(
         from datacanary.evaluate import evaluate_scores
 
         evaluation = evaluate_scores(y, scores.scores, scores.is_anomaly)
-    if output is not None:
-        _write_table(_scored_frame(frame, scores), output)
-    if plot is not None:
-        from datacanary.report.plots import top_rows_figure
+    with _outputs() as files:
+        if output is not None:
+            _write_table(_scored_frame(frame, scores), files.temp(output))
+        if plot is not None:
+            from datacanary.report.plots import top_rows_figure
 
-        top_rows_figure(
-            frame,
-            scores.scores,
-            scores.is_anomaly,
-            list(scores.explanations),
-            plot,
-            threshold=scores.threshold,
-            title=f"{data} — the most anomalous rows and why ({method})",
-        )
+            top_rows_figure(
+                frame,
+                scores.scores,
+                scores.is_anomaly,
+                list(scores.explanations),
+                files.temp(plot),
+                threshold=scores.threshold,
+                title=f"{data} — the most anomalous rows and why ({method})",
+            )
     if fmt == "json":
         out.print_json(data=_detect_json(frame, scores, top, evaluation, output, plot), indent=None)
         return
@@ -575,6 +717,8 @@ def history(
     from datacanary.checks import replay_history
 
     fmt = _format(format)
+    if plot is not None:
+        _check_output(plot, "--plot", _PLOT_SUFFIXES)
     series = replay_history(dataset, store=store, metric=metric, column=column, detector=detector)
     if fmt == "json":
         out.print_json(
@@ -589,7 +733,8 @@ def history(
     if plot is not None:
         from datacanary.report.plots import history_figure
 
-        history_figure(series, plot, title=f"{dataset} metric history")
+        with _outputs() as files:
+            history_figure(series, files.temp(plot), title=f"{dataset} metric history")
         # stdout stays parseable JSON; the note goes to stderr then
         (err if fmt == "json" else out).print(f"Wrote plot to {plot}")
 
@@ -629,10 +774,11 @@ def report(
     """Write one self-contained HTML report: distributions, trends, anomalies."""
     from datacanary.report import write_report
 
-    with _spinner(f"Building the report of {source}"):
-        path = write_report(
+    path = _check_output(out_path, "--out", _HTML_SUFFIXES)
+    with _spinner(f"Building the report of {source}"), _outputs() as files:
+        write_report(
             source,
-            out_path,
+            files.temp(out_path),
             label_column=label_column,
             method=method,
             store=store,

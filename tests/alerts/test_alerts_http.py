@@ -124,3 +124,50 @@ def test_alerts_dead_and_silent_hooks_fail_within_the_bound_others_deliver(
     assert failed["dead", "orders:row_count"].startswith("ConnectError: ")
     assert "(3 attempts" in failed["dead", "orders:row_count"]
     assert report.summary().startswith("alerts: 2 delivered, 0 suppressed, 4 failed (")
+
+
+def test_alerts_error_page_echoing_the_secret_path_is_scrubbed(httpserver: HTTPServer) -> None:
+    """A receiver's 500 page that echoes the request path never prints the webhook's secret."""
+    secret_path = "/services/T0A1B2C3/B0D4E5F6/abcdefSECRETtoken"
+    httpserver.expect_request(secret_path).respond_with_data(
+        f"<h1>500</h1><p>upstream failed for POST {secret_path} "
+        f"({httpserver.url_for(secret_path)}) token abcdefSECRETtoken</p>",
+        status=500,
+    )
+    url = httpserver.url_for(secret_path)
+    report = AlertDispatcher([SlackSink(webhook_url=url, retries=1)], backoff=0.01).dispatch(
+        [failing()]
+    )
+    (failure,) = report.failed
+    assert failure.error.startswith("Slack answered HTTP 500: <h1>500</h1><p>upstream failed")
+    assert "SECRET" not in failure.error and "SECRET" not in report.summary()
+    assert "T0A1B2C3" not in failure.error and "B0D4E5F6" not in failure.error
+    assert f"http://{httpserver.host}:{httpserver.port}/…" in failure.error  # scheme://host/…
+    assert len(httpserver.log) == 2  # the 500 was retried
+
+
+def test_alerts_retry_after_is_honoured(httpserver: HTTPServer) -> None:
+    httpserver.expect_ordered_request("/hook").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "1"}
+    )
+    httpserver.expect_ordered_request("/hook").respond_with_data("ok")
+    sink = WebhookSink(url=httpserver.url_for("/hook"), retries=3)
+    started = time.monotonic()
+    report = AlertDispatcher([sink], backoff=0.01, max_backoff=0.02, seed=1).dispatch([failing()])
+    assert report.ok and report.delivered[0].attempts == 2
+    assert time.monotonic() - started >= 1.0  # the backoff alone is 0.02 s at most
+    assert [r.status_code for _, r in httpserver.log] == [429, 200]
+
+
+def test_alerts_retry_after_beyond_the_time_limit_gives_up_at_once(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/hook").respond_with_data(
+        "maintenance", status=503, headers={"Retry-After": "120"}
+    )
+    sink = WebhookSink(url=httpserver.url_for("/hook"), retries=5)
+    started = time.monotonic()
+    report = AlertDispatcher([sink], backoff=0.01, time_limit=5).dispatch([failing()])
+    spent = time.monotonic() - started
+    (failure,) = report.failed
+    assert "asked to retry after 120 s" in failure.error
+    assert "gave up as the 5 s limit ran out" in failure.error
+    assert len(httpserver.log) == 1 and spent < 4  # no pointless retries before the wait

@@ -458,10 +458,12 @@ class AlertDispatcher:
                 break
             attempts += 1
             per_try = min(sink.timeout, remaining)
+            retry_after = None
             try:
                 await asyncio.wait_for(sink.send(alert), per_try)
                 return None, attempts
             except Exception as error:
+                retry_after = getattr(error, "retry_after", None)
                 cut_short = per_try < sink.timeout
                 if not (cut_short and error_text):  # keep the reason of a full attempt
                     error_text = sink.describe(error, timeout=per_try)
@@ -472,7 +474,8 @@ class AlertDispatcher:
                     break
             if attempt == sink.retries:
                 break
-            delay = self._delay(attempt)
+            # a receiver's Retry-After (HTTP 429/503) is a floor on the wait, never past the limit
+            delay = max(self._delay(attempt), retry_after or 0.0)
             if loop.time() + delay >= deadline:
                 out_of_time = True
                 break

@@ -261,7 +261,25 @@ def _problems(config: MonitorConfig) -> Iterator[tuple[tuple[Any, ...], str]]:
                         "'count(*) filter (where shipped_at > promised_at)'"
                     ),
                 )
+            else:
+                problem = _custom_sql_problem(sql, dataset.source)
+                if problem is not None:
+                    yield where, f"custom metric refused: {problem}"
     yield from _alert_problems(config.alerts)
+
+
+def _custom_sql_problem(sql: str, source: str) -> str | None:
+    """Parse custom SQL in the source's dialect (told by its name: no connection is made)."""
+    from datacanary.metrics._profile import custom_sql_problem
+
+    lowered = source.strip().lower()
+    if lowered.startswith(("postgresql://", "postgres://")):
+        dialect = "postgres"
+    elif lowered.startswith("spark::"):
+        dialect = "spark"
+    else:
+        dialect = "duckdb"
+    return custom_sql_problem(sql, dialect)
 
 
 def _store_problem(location: str, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:

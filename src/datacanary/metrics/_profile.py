@@ -284,6 +284,123 @@ def _check_custom(custom: Mapping[str, str] | None) -> dict[str, str]:
     return out
 
 
+# the table a custom metric may read, while it is parsed; {table} in a full query
+_TABLE_STAND_IN = "__datacanary_source__"
+# functions that reach outside the table (files, other servers, settings) or write
+_REFUSED_PREFIXES = (
+    "read_", "pg_", "lo_", "dblink", "glob", "sniff_", "parquet_", "query", "getenv",
+    "set_config", "nextval", "setval", "txid_", "http_", "json_execute", "load_", "install_",
+)  # fmt: skip
+_REFUSED_SUFFIXES = ("_scan", "_attach")
+_STATEMENTS = frozenset(
+    (
+        "ALTER", "ATTACH", "CALL", "COPY", "CREATE", "DELETE", "DETACH", "DO", "DROP",
+        "EXECUTE", "EXPORT", "GRANT", "IMPORT", "INSERT", "INSTALL", "LOAD", "MERGE", "PRAGMA",
+        "REVOKE", "SET", "TRUNCATE", "UPDATE", "USE", "VACUUM",
+    )
+)  # fmt: skip
+
+
+def custom_sql_problem(sql: str, dialect: str | None) -> str | None:
+    """Why custom metric SQL is refused (a sentence), or None when it is one safe query.
+
+    The expression is parsed as the engine will receive it (``SELECT (<sql>) FROM
+    <table>``; a full ``SELECT`` with ``{table}`` as written) with sqlglot, and accepted
+    only as exactly one ``SELECT`` that reads nothing but the source's table: no second
+    statement, no ``INSERT``/``DROP``/``COPY``/``SET``/``SELECT INTO``, no other table, no
+    file or table function (``read_csv``, ``read_text``, ``pg_read_file``...).
+
+    >>> custom_sql_problem("count(*) filter (where amount > 10)", "duckdb") is None
+    True
+    >>> custom_sql_problem("count(*)) FROM src; DROP TABLE orders; SELECT (1", "postgres")
+    'it is 3 SQL statements (SELECT, DROP, SELECT); a custom metric is one expression ...'
+    >>> custom_sql_problem("(SELECT max(length(content)) FROM read_text('/etc/passwd'))", "duckdb")
+    "it reads read_text(...), not the source's table; a custom metric reads only its table"
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    text = sql.strip().rstrip(";")
+    query = (
+        text.replace("{table}", _TABLE_STAND_IN)
+        if _is_query(text)
+        else f"SELECT ({text}) FROM {_TABLE_STAND_IN}"
+    )
+    read = {"duckdb": "duckdb", "postgres": "postgres", "spark": "spark"}.get(str(dialect))
+    try:
+        statements = [s for s in sqlglot.parse(query, read=read) if s is not None]
+    except sqlglot.errors.SqlglotError as exc:
+        keyword = text.split(None, 1)[0].upper() if text.split() else ""
+        if keyword in _STATEMENTS:
+            return f"it is a {keyword} statement; a custom metric is one expression or one SELECT"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"it cannot be parsed as one SQL expression ({first[:120]})"
+    if len(statements) != 1:
+        kinds = ", ".join(_statement_kind(s) for s in statements)
+        return (
+            f"it is {len(statements)} SQL statements ({kinds}); a custom metric is one "
+            "expression or one SELECT"
+        )
+    (statement,) = statements
+    if not isinstance(statement, exp.Select):
+        return f"it is a {_statement_kind(statement)} statement; only SELECT is run"
+    writes = tuple(
+        getattr(exp, name)
+        for name in (
+            "Insert", "Update", "Delete", "Drop", "Create", "Alter", "AlterTable", "Command",
+            "Copy", "Set", "Pragma", "Merge", "Into", "Use", "Transaction", "Commit",
+            "Rollback", "Attach", "Detach", "Install", "LoadData", "Export",
+        )
+        if hasattr(exp, name)
+    )  # fmt: skip
+    for node in statement.walk():
+        if isinstance(node, writes):
+            return f"it contains {_statement_kind(node)}; a custom metric only reads"
+    ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
+    for table in statement.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            return (
+                f"it reads {_function_name(table.this)}(...), not the source's table; a custom "
+                "metric reads only its table"
+            )
+        name = table.name
+        if table.this.quoted and ("/" in name or "." in name):
+            return f"it reads the file {name!r}; a custom metric reads only its table"
+        if table.db or table.catalog or name.lower() not in {_TABLE_STAND_IN, *ctes}:
+            shown = ".".join(p for p in (table.catalog, table.db, name) if p)
+            hint = "write {table}" if _is_query(text) else "an expression reads the source"
+            return f"it reads the table {shown!r}; a custom metric reads only its table ({hint})"
+    for function in statement.find_all(exp.Func):
+        name = _function_name(function).lower()
+        if name.startswith(_REFUSED_PREFIXES) or name.endswith(_REFUSED_SUFFIXES):
+            return f"it calls {name}(), which reaches outside the table; it is not allowed"
+    return None
+
+
+def _statement_kind(node: Any) -> str:
+    kind = type(node).__name__.upper()
+    return {"ALTERTABLE": "ALTER", "COMMAND": str(getattr(node, "this", "COMMAND")).upper()}.get(
+        kind, kind
+    )
+
+
+def _function_name(node: Any) -> str:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    if isinstance(node, exp.Func):
+        return str(node.sql_name()).lower()
+    return str(getattr(node, "name", "") or type(node).__name__).lower()
+
+
+def _refuse_unsafe_custom(custom: Mapping[str, str], dialect: str) -> None:
+    for name, sql in custom.items():
+        problem = custom_sql_problem(sql, dialect)
+        if problem is not None:
+            raise ConfigError(f"custom metric {name!r} refused: {problem}")
+
+
 def _is_query(sql: str) -> bool:
     return re.match(r"(?is)^\s*(select|with)\b", sql) is not None
 
@@ -390,6 +507,7 @@ def profile(
     if not isinstance(exact_distinct, bool):
         raise ConfigError(f"exact_distinct must be True or False; got {exact_distinct!r}")
     src = resolve_source(source)
+    _refuse_unsafe_custom(custom_sql, src.dialect)
     with src.connect() as conn:
         dialect = get_dialect(conn.dialect)
         schema = conn.schema()

@@ -8,11 +8,11 @@ batches. :func:`register_engine` adds one; nothing else branches on the kind of 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from datacanary.errors import ConfigError, InputError
 
@@ -41,14 +41,46 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _mask_url(url: str) -> str:
-    """A URL fit for messages: the password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = (parts.username or "") + ":***"
-    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
+# key=value secrets: URL query parameters (?password=...) and libpq keyword strings
+_SECRET_KEYS = r"password|passwd|pwd|sslpassword|sslkey_password|secret|token|api_?key|access_token"
+_SECRET_VALUE = re.compile(
+    rf"(?i)(?<![A-Za-z0-9_])({_SECRET_KEYS})(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&;#]*)"
+)
+
+_EMBEDDED_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^:/?#@\s\"']*):([^@\s\"']*)@")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` (a source or store name, a URL, a libpq string) fit for messages.
+
+    The password of ``user:pw@`` and the values of ``password=`` (URL query parameters and
+    libpq keyword strings) become ``***``. Never raises, whatever the text: this runs on
+    user input that may be malformed.
+
+    >>> mask_secrets("postgresql://me:s3cret@db:5432/shop::public.orders")
+    'postgresql://me:***@db:5432/shop::public.orders'
+    >>> mask_secrets("postgresql://me@db/shop?sslmode=require&password=s3cret")
+    'postgresql://me@db/shop?sslmode=require&password=***'
+    >>> mask_secrets("host=db user=me password='s 3cret' dbname=shop")
+    'host=db user=me password=*** dbname=shop'
+    >>> mask_secrets("postgresql://u:p@[::1/db")
+    'postgresql://u:***@[::1/db'
+    >>> mask_secrets('bad host in URI: "postgresql://u:pw@[::1/db"')
+    'bad host in URI: "postgresql://u:***@[::1/db"'
+    """
+    if not isinstance(text, str):
+        text = str(text)
+    scheme, sep, rest = text.partition("://")
+    if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.\-]*", scheme):
+        # the userinfo ends at the last "@" before the path; a password may hold a "/"
+        end = min([len(rest), *(i for i in (rest.find("?"), rest.find("#")) if i != -1)])
+        slash = rest.find("/", 0, end)
+        head = rest[:slash] if slash != -1 and "@" in rest[:slash] else rest[:end]
+        userinfo, at, _ = head.rpartition("@")
+        if at and ":" in userinfo:
+            text = f"{scheme}://{userinfo.split(':', 1)[0]}:***@{rest[len(userinfo) + 1 :]}"
+    text = _EMBEDDED_USERINFO.sub(r"\1\2:***@", text)  # URLs quoted inside the text
+    return _SECRET_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
 
 
 def _first_line(exc: BaseException) -> str:

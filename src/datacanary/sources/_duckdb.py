@@ -135,6 +135,40 @@ def _check_text_files(source: Source) -> None:
             )
 
 
+def _open_text(path: str) -> Any:
+    if path.lower().endswith(".gz"):
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
+    return open(path, encoding="utf-8", errors="replace", newline="")
+
+
+def _first_text_line(path: str) -> str:
+    if path.lower().endswith(".zst"):
+        return path  # not read here: each .zst file counts as its own header
+    with _open_text(path) as handle:
+        return str(handle.readline()).strip()
+
+
+def _ragged_line(path: str, delimiter: str) -> str | None:
+    """'line N has F fields, the header has H' for the first line that differs, or None."""
+    import csv
+
+    if path.lower().endswith(".zst"):
+        return None
+    with _open_text(path) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        header = next(reader, None)
+        while header is not None and (not header or header[0].lstrip().startswith("#")):
+            header = next(reader, None)  # blank lines and # comments before the header
+        if header is None:
+            return None
+        for row in reader:
+            if row and len(row) != len(header):
+                return f"line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
+    return None
+
+
 def _connect_database_file(duckdb: Any, path: str) -> Any:
     try:
         return duckdb.connect(path, read_only=True)
@@ -150,6 +184,7 @@ class _DuckDBConnection(SourceConnection):
         self.source = source
         self.dialect = "duckdb"
         self._duckdb = duckdb
+        self._schema: list[tuple[str, str]] | None = None
         try:
             if source.kind == "duckdb":
                 assert source.location is not None and source.table is not None
@@ -175,6 +210,83 @@ class _DuckDBConnection(SourceConnection):
             raise InputError(_duckdb_error_text(source, exc)) from None
         if source.kind == "duckdb":
             self._check_table()
+        if source.kind == "file" and source.format == "csv":
+            self._check_csv_shape()
+        self._seal()
+
+    def _check_csv_shape(self) -> None:
+        """A glob of CSVs with different headers, or a ragged CSV, is an error naming it.
+
+        DuckDB would merge different headers by name (filling nulls) and read a file whose
+        rows have different numbers of fields as one text column.
+        """
+        paths = self.source.paths
+        if len(paths) > 1:
+            firsts: dict[str, str] = {}
+            for path in paths:
+                firsts.setdefault(_first_text_line(path), path)
+            if len(firsts) > 1:
+                columns = {path: self._csv_columns(path) for path in firsts.values()}
+                if len({frozenset(c) for c in columns.values()}) > 1:
+                    shown = "; ".join(
+                        f"{path}: {', '.join(c)}" for path, c in list(columns.items())[:3]
+                    )
+                    more = f" (and {len(columns) - 3} more)" if len(columns) > 3 else ""
+                    raise InputError(
+                        f"the files of {self.source.name} have different columns: "
+                        f"{shown}{more}; read them separately or give them one header"
+                    )
+        for path in dict.fromkeys({_first_text_line(p): p for p in paths}.values()):
+            delimiter = self._sniffed_badly(path)
+            problem = None if delimiter is None else _ragged_line(path, delimiter)
+            if problem is not None:
+                raise InputError(
+                    f"{path} {problem}; fix the export (quote fields that contain "
+                    f"{delimiter!r}) or remove the line"
+                )
+
+    def _sniffed_badly(self, path: str) -> str | None:
+        """The delimiter, when DuckDB's sniffer gave up on a consistent table; else None.
+
+        It then reads the whole file as one text column (named like ``id,amount``), or
+        skips every row up to the first one with the most fields.
+        """
+        try:
+            rows = self._con.execute(
+                f"SELECT Delimiter, SkipRows, Columns FROM sniff_csv({_literal(path)})"
+            ).fetchall()
+        except self._duckdb.Error:
+            return None  # reading will fail and say why
+        if not rows:
+            return None
+        delimiter, skipped, columns = rows[0]
+        names = [str(c.get("name", "")) for c in columns or [] if isinstance(c, dict)]
+        if len(names) == 1:
+            return next((d for d in (",", ";", "\t", "|") if d in names[0]), None)
+        return str(delimiter) if skipped and delimiter else None
+
+    def _csv_columns(self, path: str) -> list[str]:
+        rows = self.fetch(f"DESCRIBE SELECT * FROM read_csv([{_literal(path)}])")
+        return [str(r[0]) for r in rows]
+
+    def _seal(self) -> None:
+        """Let this connection reach only the source: no other file, no COPY, no extension.
+
+        The source's own files stay readable (``allowed_paths``); then external access is
+        switched off and the configuration locked, so SQL run here (custom metrics) cannot
+        read ``/etc/passwd``, write a file or switch it back on. A DuckDB too old for
+        ``allowed_paths`` keeps file access for file sources (custom SQL is still parsed
+        and refused, see datacanary.metrics).
+        """
+        con, duckdb = self._con, self._duckdb
+        try:
+            if self.source.kind == "file":
+                paths = sorted({q for p in self.source.paths for q in (p, os.path.abspath(p))})
+                con.execute("SET allowed_paths = [" + ", ".join(_literal(p) for p in paths) + "]")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+        except duckdb.Error:  # pragma: no cover - DuckDB < 1.3 has no allowed_paths
+            return
 
     def _check_table(self) -> None:
         try:
@@ -206,8 +318,10 @@ class _DuckDBConnection(SourceConnection):
             raise InputError(_duckdb_error_text(self.source, exc)) from None
 
     def schema(self) -> list[tuple[str, str]]:
-        rows = self.fetch(f"DESCRIBE SELECT * FROM {self.relation}")
-        return [(str(r[0]), str(r[1])) for r in rows]
+        if self._schema is None:  # the relation never changes: sniff it once
+            rows = self.fetch(f"DESCRIBE SELECT * FROM {self.relation}")
+            self._schema = [(str(r[0]), str(r[1])) for r in rows]
+        return list(self._schema)
 
     def close(self) -> None:
         con = getattr(self, "_con", None)

@@ -11,7 +11,7 @@ from datacanary.sources._base import (
     Source,
     SourceConnection,
     _first_line,
-    _mask_url,
+    mask_secrets,
     quote_identifier,
     split_table,
 )
@@ -21,9 +21,8 @@ if TYPE_CHECKING:
 
 
 def _resolve_postgres(text: str) -> Source:
-    display = _mask_url(text.split("::")[0]) + (
-        "::" + text.rpartition("::")[2] if "::" in text else ""
-    )
+    location, sep, table = text.rpartition("::")
+    display = mask_secrets(location) + sep + table if sep else mask_secrets(text)
     url, table = split_table(text, display)
     return Source(kind="postgres", name=display, location=url, table=table)
 
@@ -64,11 +63,15 @@ class _PostgresConnection(SourceConnection):
         self._psycopg = psycopg
         try:
             self._con = psycopg.connect(source.location, autocommit=True, connect_timeout=10)
+            # a source is only read: every statement on this session runs read-only, so SQL
+            # that slips past the custom-metric check still cannot write (docs/metrics.md)
+            self._con.execute("SET default_transaction_read_only = on")
         except psycopg.Error as exc:
+            self.close()
             raise InputError(
-                f"cannot connect to PostgreSQL at {_mask_url(source.location)}: "
-                f"{_first_line(exc)}; check the URL, that the server is running, and "
-                "PGPASSWORD"
+                f"cannot connect to PostgreSQL at {mask_secrets(source.location)}: "
+                f"{mask_secrets(_first_line(exc))}; check the URL, that the server is running, "
+                "and PGPASSWORD"
             ) from None
         self._columns = self._describe()
 
@@ -89,7 +92,9 @@ class _PostgresConnection(SourceConnection):
             ) from None
         except self._psycopg.Error as exc:
             self.close()
-            raise InputError(f"cannot read {self.source.name}: {_first_line(exc)}") from None
+            raise InputError(
+                f"cannot read {self.source.name}: {mask_secrets(_first_line(exc))}"
+            ) from None
         return [(str(r[0]), str(r[1])) for r in rows]
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
@@ -97,7 +102,9 @@ class _PostgresConnection(SourceConnection):
             with self._con.cursor() as cur:
                 return list(cur.execute(sql).fetchall())
         except self._psycopg.Error as exc:
-            raise InputError(f"cannot read {self.source.name}: {_first_line(exc)}") from None
+            raise InputError(
+                f"cannot read {self.source.name}: {mask_secrets(_first_line(exc))}"
+            ) from None
 
     def fetch_frame(self, sql: str) -> pd.DataFrame:
         """COPY the result out as CSV and parse it with pyarrow, typed from the result's OIDs."""
@@ -113,7 +120,9 @@ class _PostgresConnection(SourceConnection):
                     for chunk in copy:
                         buffer.write(chunk)
         except self._psycopg.Error as exc:
-            raise InputError(f"cannot read {self.source.name}: {_first_line(exc)}") from None
+            raise InputError(
+                f"cannot read {self.source.name}: {mask_secrets(_first_line(exc))}"
+            ) from None
         if not described:
             import pandas as pd
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from datacanary.errors import MissingDependencyError, StoreError
 from datacanary.store._base import Store
@@ -50,11 +49,9 @@ _V2 = (
 
 
 def _mask(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    from datacanary.sources._base import mask_secrets  # the one masking function
+
+    return mask_secrets(url)
 
 
 class PostgresStore(Store):
@@ -132,5 +129,6 @@ class PostgresStore(Store):
 
 
 def _first_line(exc: BaseException) -> str:
+    """The error's first line; psycopg may quote the URL, so its secrets are masked."""
     text = str(exc).strip().splitlines()
-    return text[0].strip() if text else type(exc).__name__
+    return _mask(text[0].strip()) if text else type(exc).__name__

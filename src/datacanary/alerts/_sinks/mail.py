@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import html
 import smtplib
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -21,6 +22,15 @@ from datacanary.results import format_number
 __all__ = ["EmailSink", "email_message"]
 
 _EXECUTOR: ThreadPoolExecutor | None = None
+
+DATA_REPLY_TIMEOUT = 60.0
+"""Seconds the worker thread waits for the server's reply to a message it has handed over.
+
+Longer than an attempt's ``timeout`` on purpose: a server that takes long to accept a
+message has usually accepted it, and giving up on it then retrying sends it twice. The
+attempt itself still ends at ``timeout``; the next attempt waits for this reply instead of
+sending again (RFC 5321 section 4.5.3.2 suggests 10 minutes for it).
+"""
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -95,6 +105,19 @@ def email_message(
     return message
 
 
+class _Stopped(ConnectionError):
+    """The attempt this SMTP call served gave up before the message was handed over."""
+
+
+@dataclass(eq=False)
+class _InFlight:
+    """One alert's e-mail: the message (one Message-ID for every try) and its last try."""
+
+    message: EmailMessage
+    future: Future[None] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
 @dataclass(kw_only=True, eq=False)
 class EmailSink(AlertSink):
     """Send each alert as one e-mail through an SMTP server.
@@ -115,33 +138,70 @@ class EmailSink(AlertSink):
     password: str | None = field(default=None, repr=False)
     subject_prefix: str = "[datacanary]"
 
+    _in_flight: dict[str, _InFlight] = field(default_factory=dict, init=False, repr=False)
+
     @property
     def secrets(self) -> tuple[str, ...]:
         """The SMTP password."""
         return (self.password,) if self.password else ()
 
     async def send(self, alert: Alert) -> None:
-        """Send one e-mail; runs ``smtplib`` in a worker thread."""
-        message = email_message(
-            alert,
-            sender=self.sender,
-            recipients=self.recipients,
-            subject_prefix=self.subject_prefix,
-        )
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(_executor(), self._send_blocking, message)
+        """Send one e-mail; runs ``smtplib`` in a worker thread, never twice for one alert.
+
+        A thread cannot be killed, so an attempt that times out tells its thread to stop
+        before its next SMTP step; a message already being handed over finishes. The next
+        attempt for the same alert first waits for that thread: when it delivered, nothing
+        is sent again; only when it failed is a new e-mail (same Message-ID) sent.
+        """
+        ident = f"{alert.kind}|{alert.key}|{alert.observed_at.isoformat()}"
+        pending = self._in_flight.get(ident)
+        if pending is not None and pending.future is not None:
+            try:
+                await asyncio.shield(asyncio.wrap_future(pending.future))
+            except asyncio.CancelledError:
+                raise  # this attempt ran out too; the earlier one may still deliver
+            except Exception:
+                pass  # the earlier attempt failed: send again below
+            else:
+                del self._in_flight[ident]  # the earlier attempt delivered it after all
+                return
+        if pending is None:
+            message = email_message(
+                alert,
+                sender=self.sender,
+                recipients=self.recipients,
+                subject_prefix=self.subject_prefix,
+            )
+            pending = self._in_flight[ident] = _InFlight(message)
+        pending.stop = threading.Event()
+        pending.future = _executor().submit(self._send_blocking, pending.message, pending.stop)
+        try:
+            await asyncio.shield(asyncio.wrap_future(pending.future))
+        except asyncio.CancelledError:
+            pending.stop.set()  # no new SMTP step starts; one under way finishes on its own
+            raise
+        except BaseException:
+            self._in_flight.pop(ident, None)
+            raise
+        self._in_flight.pop(ident, None)
 
     def _tls(self) -> SSLContext:
         return create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
 
-    def _send_blocking(self, message: EmailMessage) -> None:
+    def _send_blocking(self, message: EmailMessage, stop: threading.Event | None = None) -> None:
         where = f"SMTP server {self.host}:{self.port}"
+
+        def check() -> None:
+            if stop is not None and stop.is_set():
+                raise _Stopped(f"{where}: the attempt timed out before the message was sent")
+
         if self.username and not (self.starttls or self.ssl):
             raise DeliveryError(
                 f"email sink {self.name!r} would send a password unencrypted to {where}; "
                 "set starttls: true (port 587) or ssl: true (port 465)"
             )
         try:
+            check()
             smtp: smtplib.SMTP
             if self.ssl:
                 smtp = smtplib.SMTP_SSL(
@@ -150,11 +210,16 @@ class EmailSink(AlertSink):
             else:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             with smtp:
+                check()
                 if self.starttls:
                     smtp.starttls(context=self._tls())
                     smtp.ehlo()
                 if self.username:
+                    check()
                     smtp.login(self.username, self.password or "")
+                check()  # past here the message is handed over: a late stop lets it finish
+                if smtp.sock is not None:  # wait for the server's verdict on the message
+                    smtp.sock.settimeout(max(self.timeout, DATA_REPLY_TIMEOUT))
                 smtp.send_message(message, from_addr=self.sender, to_addrs=list(self.recipients))
         except smtplib.SMTPAuthenticationError as error:
             raise DeliveryError(
