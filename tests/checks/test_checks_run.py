@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from datacanary.checks import load_monitor, replay_history, run_monitor
 from datacanary.cli import app
+from datacanary.results import format_number
 
 MONITOR = """\
 datasets:
@@ -86,9 +87,14 @@ def test_first_runs_are_learning_not_passing_silently(tmp_path: Path) -> None:
         "null_fraction": "insufficient_history",
         "schema": "insufficient_history",
     }
-    messages = [v.message for v in results[0].verdicts]
-    assert "row_count 1,0" in messages[1] or any(
-        "insufficient history (0 of 5" in m for m in messages
+    rows = len(snapshot(0))
+    assert sorted(v.message for v in results[0].verdicts) == sorted(
+        [
+            "schema: first run, nothing to compare yet",
+            f"row_count {rows:,}: insufficient history (0 of 5 runs) to judge",
+            f"null_fraction of email {format_number(snapshot(0)['email'].isna().mean())}: "
+            "insufficient history (0 of 5 runs) to judge",
+        ]
     )
 
 

@@ -276,10 +276,13 @@ def test_postgres_wide_tables_are_split_under_the_select_limit(fresh_postgres_ur
     assert p.columns["c299"].max == 299.0 and p.row_count == 1
 
 
-def test_profile_accepts_a_table_profile_shape() -> None:
-    p = profile(pd.DataFrame({"a": [1, 2]}))
+def test_profile_of_a_frame_has_its_numbers_and_an_aware_time() -> None:
+    before = datetime.now(timezone.utc)
+    p = profile(pd.DataFrame({"a": [1.0, 2.0, None]}))
     assert isinstance(p, TableProfile)
-    assert p.elapsed_seconds > 0 and p.observed_at.tzinfo is not None
+    assert p.row_count == 3 and p.columns["a"].null_count == 1
+    assert p.columns["a"].mean == pytest.approx(1.5) and p.columns["a"].max == 2.0
+    assert before <= p.observed_at <= datetime.now(timezone.utc)  # UTC-aware, this run's
 
 
 @pytest.mark.parametrize("module", ["datacanary.sources", "datacanary.metrics", "datacanary.store"])
@@ -288,4 +291,9 @@ def test_public_names_resolve(module: str) -> None:
 
     mod = importlib.import_module(module)
     assert len(set(mod.__all__)) == len(mod.__all__)  # ruff (RUF022) keeps the order
-    assert all(getattr(mod, name) is not None for name in mod.__all__)
+    for name in mod.__all__:
+        value = getattr(mod, name)
+        if isinstance(value, type) or callable(value):
+            assert value.__name__ == name, name  # the object it names, not another
+        else:  # a constant (metric names, a default path): set, not empty
+            assert value, name
