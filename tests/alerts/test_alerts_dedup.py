@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import logging
@@ -271,6 +272,43 @@ def test_alerts_dedup_a_crashed_claim_is_taken_over_after_its_timeout(
     clock.advance(seconds=61)
     taken = dispatcher.dispatch([failing()])
     assert len(taken.delivered) == 1 and len(lines(out)) == 1
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_alerts_dedup_a_claim_of_a_killed_process_on_this_host_is_retaken_at_once(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # a stream processor SIGKILLed between claiming and delivering must not swallow the page
+    # of the processor restarted after it: its claim names a process that no longer runs
+    import socket
+    import subprocess
+    import sys
+
+    from datacanary.alerts._dedup import claim_token
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    new_state = _states(kind, tmp_path, request)
+    clock = Clock()
+    for token, retaken in (
+        (f"{socket.gethostname()}:{int(dead.stdout)}:x", True),  # gone: retaken now
+        (claim_token(), False),  # this process still runs: its claim is respected
+    ):
+        new_state().claim(
+            "stdout",
+            f"orders:row_count:{retaken}",
+            lambda previous: Decision("send", Alert.from_verdict(failing()), None),
+            now=clock(),
+            token=token,
+            ttl=timedelta(seconds=60),
+        )
+    dispatcher, out = make(clock, state=new_state(), claim_timeout=60)
+    for retaken in (True, False):
+        alert = Alert.from_verdict(failing())
+        alert = dataclasses.replace(alert, key=f"orders:row_count:{retaken}")
+        report = dispatcher.dispatch([alert])
+        assert len(report.delivered) == (1 if retaken else 0), retaken
+    assert len(lines(out)) == 1  # the one page the killed runner never sent
 
 
 def test_alerts_dedup_a_failed_delivery_releases_its_claim(tmp_path: Path) -> None:

@@ -187,12 +187,41 @@ class ClaimingAlertState(AlertState, Protocol):
         ...
 
 
+def claim_token() -> str:
+    """A claimant's name: ``host:pid:random``, so a claim of a dead process can be retaken."""
+    import os
+    import socket
+    import uuid
+
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+
+
+def _dead_here(claimed_by: str) -> bool:
+    """Whether the claim is by a process of this host that no longer runs (SIGKILLed)."""
+    import os
+    import socket
+
+    parts = claimed_by.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive but not ours to signal
+        return False
+    return False
+
+
 def _live(claimed_by: str | None, claimed_at: datetime | None, token: str, now: datetime,
           ttl: timedelta) -> bool:  # fmt: skip
-    """Another runner's claim that has not timed out."""
+    """Another runner's claim that has not timed out, by a process that still runs."""
     if not claimed_by or claimed_by == token or claimed_at is None:
         return False
-    return now - claimed_at < ttl
+    return now - claimed_at < ttl and not _dead_here(claimed_by)
 
 
 class MemoryAlertState:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import uuid
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from datacanary.alerts._dedup import (
     KeyState,
     MemoryAlertState,
     SqliteAlertState,
+    claim_token,
     decide,
 )
 from datacanary.alerts._models import Alert, Severity
@@ -280,7 +280,7 @@ class AlertDispatcher:
         now = self.clock()
         report = DeliveryReport()
         writes: dict[tuple[str, str], KeyState] = {}
-        token = uuid.uuid4().hex
+        token = claim_token()
         claimed: list[tuple[str, str]] = []
         plans = self._claim(
             self._plan(self._alerts(alerts), now, report, writes), now, token, claimed, report
